@@ -1,0 +1,45 @@
+"""Computerized adaptive testing: selection, simulation, S–H calibration (pure jax/numpy)."""
+
+from qbank.cat.metrics import ExposureMetrics, exposure_metrics, exposure_rates
+from qbank.cat.params import ABILITY_MODES, CalibrationParams, ThetaDist, parse_theta_dist
+from qbank.cat.select import (
+    SELECTORS,
+    select_sympson_hetter,
+    select_sympson_hetter_batch,
+    select_vanilla,
+    select_vanilla_batch,
+)
+from qbank.cat.sh_calibration import (
+    CalibrationResult,
+    IterationProgress,
+    calibrate_sh,
+    compile_simulation,
+    run_simulation,
+    update_k,
+)
+from qbank.cat.simulate import SimResult, simulate
+from qbank.cat.synthetic import synthetic_pool
+
+__all__ = [
+    "ABILITY_MODES",
+    "SELECTORS",
+    "CalibrationParams",
+    "CalibrationResult",
+    "ExposureMetrics",
+    "IterationProgress",
+    "SimResult",
+    "ThetaDist",
+    "calibrate_sh",
+    "compile_simulation",
+    "exposure_metrics",
+    "exposure_rates",
+    "parse_theta_dist",
+    "run_simulation",
+    "select_sympson_hetter",
+    "select_sympson_hetter_batch",
+    "select_vanilla",
+    "select_vanilla_batch",
+    "simulate",
+    "synthetic_pool",
+    "update_k",
+]

@@ -1,0 +1,39 @@
+"""Domain errors: raised where a rule lives, translated once at the edge (HTTP, CLI, UI).
+
+Stdlib only, so the numeric core may import it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "ConflictError",
+    "InvalidInputError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "QBankError",
+]
+
+
+class QBankError(Exception):
+    """Base of every error QBank raises on purpose; the message is shown to the user."""
+
+
+class InvalidInputError(QBankError):
+    """A value is outside what is allowed; the message says what is allowed."""
+
+
+class NotFoundError(QBankError):
+    """A referenced thing does not exist (or is not visible to the caller)."""
+
+
+class ConflictError(QBankError):
+    """The request clashes with the current state (answered twice, already applied, …)."""
+
+
+class PermissionDeniedError(QBankError):
+    """The caller's roles or tenant do not allow this."""
+
+
+class ConfigError(QBankError):
+    """Configuration (``QBANK_*`` variables) is missing or invalid."""

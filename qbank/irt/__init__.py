@@ -1,0 +1,33 @@
+"""Item response theory: the 3PL model and EAP ability estimation (pure jax/numpy)."""
+
+from qbank.irt.eap import (
+    EapEstimate,
+    eap_estimate,
+    make_grid,
+    prior_log_density,
+    update_log_posterior,
+)
+from qbank.irt.model import (
+    DEFAULT_A,
+    DEFAULT_B,
+    DEFAULT_C,
+    ItemParams,
+    information,
+    log_likelihood,
+    probability,
+)
+
+__all__ = [
+    "DEFAULT_A",
+    "DEFAULT_B",
+    "DEFAULT_C",
+    "EapEstimate",
+    "ItemParams",
+    "eap_estimate",
+    "information",
+    "log_likelihood",
+    "make_grid",
+    "prior_log_density",
+    "probability",
+    "update_log_posterior",
+]

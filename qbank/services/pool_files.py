@@ -1,0 +1,160 @@
+"""Item pools as CSV files (columns qid,ver,topic,a,b,c,k) and generated pools."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from qbank.cat import synthetic_pool
+from qbank.errors import InvalidInputError
+from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, ItemParams
+
+__all__ = [
+    "POOL_COLUMNS",
+    "ItemPool",
+    "demo_pool",
+    "generate_pool",
+    "read_pool_csv",
+    "write_k_csv",
+]
+
+POOL_COLUMNS = ("qid", "ver", "topic", "a", "b", "c", "k")
+DEMO_TOPICS = (
+    "Cardiology", "Nephrology", "Pulmonology", "Gastroenterology", "Endocrinology",
+    "Neurology", "Hematology", "Infectious Disease", "Rheumatology", "Oncology",
+    "Pharmacology", "Emergency Medicine",
+)  # fmt: skip
+DEMO_POOL_SIZE, DEMO_POOL_SEED = 600, 2026
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPool:
+    """Items with identities, topics, 3PL parameters and S–H k, as arrays for the core."""
+
+    qids: list[str]
+    versions: list[int]
+    topics: list[str]
+    items: ItemParams  # numpy float32 arrays, each (n_items,)
+    k: np.ndarray  # (n_items,) float32 in [0, 1]
+
+    @property
+    def n_items(self) -> int:
+        """Pool size."""
+        return len(self.qids)
+
+
+def _number(row: dict[str, str], column: str, line: int, default: float) -> float:
+    text = (row.get(column) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInputError(f"line {line}: column {column} is not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise InvalidInputError(f"line {line}: column {column} must be finite, got {text!r}")
+    return value
+
+
+def _parse_row(row: dict[str, str], line: int) -> tuple[str, int, str, float, float, float, float]:
+    qid = (row.get("qid") or "").strip()
+    if not qid:
+        raise InvalidInputError(f"line {line}: qid is empty")
+    ver_text = (row.get("ver") or "").strip()
+    if not ver_text.isdigit() or int(ver_text) < 1:
+        raise InvalidInputError(f"line {line}: ver must be a positive integer, got {ver_text!r}")
+    a = _number(row, "a", line, DEFAULT_A)
+    b = _number(row, "b", line, DEFAULT_B)
+    c = _number(row, "c", line, DEFAULT_C)
+    k = _number(row, "k", line, 1.0)
+    if a <= 0:
+        raise InvalidInputError(f"line {line}: a must be > 0, got {a}")
+    if not 0 <= c < 1:
+        raise InvalidInputError(f"line {line}: c must be in [0, 1), got {c}")
+    if not 0 <= k <= 1:
+        raise InvalidInputError(f"line {line}: k must be in [0, 1], got {k}")
+    return qid, int(ver_text), (row.get("topic") or "").strip(), a, b, c, k
+
+
+def _pool_from_rows(rows: list[tuple[str, int, str, float, float, float, float]]) -> ItemPool:
+    columns = list(zip(*rows, strict=True))
+    as_array = lambda values: np.asarray(values, np.float32)  # noqa: E731 - local helper
+    items = ItemParams(as_array(columns[3]), as_array(columns[4]), as_array(columns[5]))
+    return ItemPool(list(columns[0]), list(columns[1]), list(columns[2]), items,
+                    as_array(columns[6]))  # fmt: skip
+
+
+def read_pool_csv(path: str | Path) -> ItemPool:
+    """Read a pool CSV. Empty a/b/c/k cells take DESIGN.md's defaults; extra columns are ignored.
+
+    Raises:
+        InvalidInputError: missing file or column, a bad value (with its line), a duplicate
+            (qid, ver), or no rows.
+    """
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = [name.strip() for name in reader.fieldnames or []]
+            missing = [name for name in POOL_COLUMNS if name not in header]
+            if missing:
+                raise InvalidInputError(
+                    f"{path}: missing column(s) {', '.join(missing)}; "
+                    f"expected {','.join(POOL_COLUMNS)}"
+                )
+            reader.fieldnames = header
+            rows = [_parse_row(row, line) for line, row in enumerate(reader, start=2)]
+    except FileNotFoundError:
+        raise InvalidInputError(f"pool file not found: {path}") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError, csv.Error) as error:
+        raise InvalidInputError(f"cannot read pool file {path}: {error}") from None
+    if not rows:
+        raise InvalidInputError(f"{path}: the pool has no items")
+    seen: set[tuple[str, int]] = set()
+    for line, (qid, ver, *_rest) in enumerate(rows, start=2):
+        if (qid, ver) in seen:
+            raise InvalidInputError(f"line {line}: duplicate item qid={qid} ver={ver}")
+        seen.add((qid, ver))
+    return _pool_from_rows(rows)
+
+
+def generate_pool(
+    n_items: int, seed: int = 0, topics: tuple[str, ...] | None = None, prefix: str = "Q"
+) -> ItemPool:
+    """A synthetic pool (see ``qbank.cat.synthetic_pool``) with k = 1, topics in rotation."""
+    items = synthetic_pool(jax.random.key(seed), n_items)
+    topic_names = topics or tuple(f"T{index + 1:02d}" for index in range(10))
+    qids = [f"{prefix}{index + 1:05d}" for index in range(n_items)]
+    item_topics = [topic_names[index % len(topic_names)] for index in range(n_items)]
+    arrays = ItemParams(*(np.asarray(x, np.float32) for x in items))
+    return ItemPool(qids, [1] * n_items, item_topics, arrays, np.ones(n_items, np.float32))
+
+
+def demo_pool() -> ItemPool:
+    """The built-in demo pool: 600 generated items over 12 clinical topics, always the same."""
+    return generate_pool(DEMO_POOL_SIZE, DEMO_POOL_SEED, DEMO_TOPICS, prefix="DEMO-")
+
+
+def write_k_csv(path: str | Path, pool: ItemPool, k_after: np.ndarray) -> None:
+    """Write the pool with its new k, readable again by ``read_pool_csv``.
+
+    Columns qid,ver,topic,a,b,c,k (the new k) and k_before, so runs can be chained.
+    """
+    try:
+        with Path(path).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([*POOL_COLUMNS, "k_before"])
+            for index in range(pool.n_items):
+                writer.writerow([
+                    pool.qids[index], pool.versions[index], pool.topics[index],
+                    f"{pool.items.a[index]:.6g}", f"{pool.items.b[index]:.6g}",
+                    f"{pool.items.c[index]:.6g}", f"{k_after[index]:.6g}",
+                    f"{pool.k[index]:.6g}",
+                ])  # fmt: skip
+    except OSError as error:
+        raise InvalidInputError(f"cannot write {path}: {error.strerror}") from None

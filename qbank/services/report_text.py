@@ -1,0 +1,49 @@
+"""Plain-text rendering of a calibration report for the terminal."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qbank.services.sh_calibration import CalibrationReport
+
+__all__ = ["format_calibration_report"]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
+    return [line(header), line(["-" * w for w in widths]), *(line(row) for row in rows)]
+
+
+def format_calibration_report(report: CalibrationReport, out_path: str | None = None) -> str:
+    """History, final metrics, k summary and timing as an aligned text report."""
+    params, result = report.params, report.result
+    lines = [
+        f"Sympson–Hetter calibration: {report.pool.n_items} items, n={params.n}, "
+        f"test_len={params.test_len}, tau={params.tau}, alpha={params.alpha}, "
+        f"iters={params.iters}, ability={params.ability}, seed={params.seed}",
+        "",
+    ]
+    header = ["iter", "avg_exp", "max_exp", "max_over", "chi2", "overlap", "unused"]
+    rows = [[str(int(row["iter"])), f"{row['avg_exp']:.3f}", f"{row['max_exp']:.3f}",
+             f"{row['max_over']:+.3f}", f"{row['chi2']:.2f}", f"{row['overlap']:.3f}",
+             f"{row['unused_share']:.3f}"] for row in result.history]  # fmt: skip
+    final = result.metrics
+    rows.append(["final", f"{final['avg_exp']:.3f}", f"{final['max_exp']:.3f}",
+                 f"{final['max_over']:+.3f}", f"{final['chi2']:.2f}", f"{final['overlap']:.3f}",
+                 f"{final['unused_share']:.3f}"])  # fmt: skip
+    lines += _table(header, rows)
+    k_after = result.k_after
+    changed = int(np.sum(np.abs(k_after - result.k_before) > 1e-6))
+    lines += [
+        "",
+        f"θ̂ after {params.test_len} items (final k): bias {final['bias']:+.3f}, "
+        f"RMSE {final['rmse']:.3f}",
+        f"k: {changed} of {len(k_after)} items changed; {int(np.sum(k_after < 1))} below 1, "
+        f"min {float(k_after.min()):.3f}, median {float(np.median(k_after)):.3f}",
+        f"time: compile {report.compile_s:.2f} s, run {report.run_s:.2f} s, "
+        f"{report.simulee_steps_per_s:,.0f} simulee-steps/s",
+    ]
+    if out_path:
+        lines.append(f"new k written to {out_path}")
+    return "\n".join(lines)

@@ -1,0 +1,148 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from qbank.cat import CalibrationParams, calibrate_sh, synthetic_pool, update_k
+from qbank.errors import InvalidInputError
+
+
+def test_update_rule_by_hand():
+    k = jnp.array([0.8, 0.5, 0.5, 0.01, 0.95])
+    rates = jnp.array([0.4, 0.1, 0.0, 0.5, 0.0])
+    new_k = update_k(k, rates, 0.2, 1.0, 0.02, 1.0)
+    expected = [0.8 * 0.5, 1.0, 0.55, 0.02, 1.0]  # shrink, capped at 1, ×1.1, floor, capped at 1
+    np.testing.assert_allclose(new_k, expected, rtol=1e-6)
+    damped = update_k(k[:1], rates[:1], 0.2, 0.5, 0.02, 1.0)
+    assert float(damped[0]) == pytest.approx(0.8 * 0.5**0.5, rel=1e-6)
+
+
+def test_update_respects_ceil():
+    new_k = update_k(jnp.array([0.5, 0.5]), jnp.array([0.05, 0.0]), 0.2, 1.0, 0.02, 0.7)
+    np.testing.assert_allclose(new_k, [0.7, 0.55], rtol=1e-6)
+
+
+N_ITEMS = 16
+unit = st.floats(0, 1, width=32)
+
+
+@given(arrays(np.float32, N_ITEMS, elements=unit), arrays(np.float32, N_ITEMS, elements=unit),
+       st.floats(0.05, 1), st.floats(0.1, 2), st.floats(0, 0.2), st.floats(0.5, 1))
+def test_k_stays_within_floor_and_ceil(k, rates, tau, alpha, floor, ceil):
+    new_k = np.asarray(update_k(k, rates, tau, alpha, floor, ceil))
+    assert np.all(np.isfinite(new_k))
+    assert np.all(new_k >= np.float32(floor) - 1e-7)
+    assert np.all(new_k <= np.float32(ceil) + 1e-7)
+
+
+SMALL = CalibrationParams(n=300, test_len=8, iters=3, tau=0.3, seed=5)
+
+
+def test_same_seed_same_k_and_history(small_pool):
+    first = calibrate_sh(SMALL, small_pool, np.ones(40))
+    second = calibrate_sh(SMALL, small_pool, np.ones(40))
+    np.testing.assert_array_equal(first.k_after, second.k_after)
+    assert first.history == second.history
+    assert first.metrics == second.metrics
+    other = calibrate_sh(CalibrationParams(n=300, test_len=8, iters=3, tau=0.3, seed=6),
+                         small_pool, np.ones(40))
+    assert not np.array_equal(first.k_after, other.k_after)
+
+
+def test_progress_callback_runs_after_every_iteration(small_pool):
+    seen = []
+    result = calibrate_sh(SMALL, small_pool, np.ones(40), on_iteration=seen.append)
+    assert [p.current_iter for p in seen] == [1, 2, 3]
+    assert all(p.total_iters == 3 for p in seen)
+    assert [p.row for p in seen] == result.history
+    np.testing.assert_array_equal(seen[-1].k, result.k_after)
+    assert set(result.history[0]) >= {"iter", "avg_exp", "max_over", "max_exp"}
+
+
+def test_raising_in_the_callback_stops_the_calibration(small_pool):
+    class Stop(Exception):
+        pass
+
+    calls = []
+
+    def stop_at_two(progress):
+        calls.append(progress.current_iter)
+        if progress.current_iter == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        calibrate_sh(SMALL, small_pool, np.ones(40), on_iteration=stop_at_two)
+    assert calls == [1, 2]
+
+
+def test_topic_tau_and_weights_set_item_targets():
+    params = CalibrationParams(tau=0.3, topic_weights={"x": 1, "y": 3}, topic_tau={"z": 0.05})
+    assert params.item_tau(["x", "y", "z", "w"]) == pytest.approx([0.075, 0.225, 0.05, 0.3])
+    with pytest.raises(InvalidInputError, match="not in the pool"):
+        CalibrationParams(topic_tau={"nope": 0.1}).item_tau(["x"])
+
+
+def test_a_lower_topic_tau_suppresses_that_topic(small_pool):
+    topics = ["hot" if i % 2 else "cold" for i in range(40)]
+    base = CalibrationParams(n=1000, test_len=8, iters=12, tau=0.4, alpha=1.0, seed=2)
+    strict = CalibrationParams(n=1000, test_len=8, iters=12, tau=0.4, alpha=1.0, seed=2,
+                               topic_tau={"hot": 0.15})
+    loose_run = calibrate_sh(base, small_pool, np.ones(40), topics)
+    strict_run = calibrate_sh(strict, small_pool, np.ones(40), topics)
+    hot = np.array(topics) == "hot"
+    assert strict_run.final_exposure_rates[hot].max() < loose_run.final_exposure_rates[hot].max()
+    assert strict_run.final_exposure_rates[hot].max() < 0.15 + 0.05
+    np.testing.assert_allclose(strict_run.tau[hot], 0.15)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("tau", 0.0, "tau"), ("tau", 1.5, "tau"), ("n", 0, "n must"), ("test_len", 0, "test_len"),
+     ("iters", 0, "iters"), ("alpha", -1.0, "alpha"), ("floor", 0.5, "floor"),
+     ("ceil", 0.0, "ceil"), ("theta_dist", "cauchy0,1", "theta_dist"),
+     ("theta_dist", "normal0,-1", "sd"), ("theta_dist", "uniform2,1", "lo < hi"),
+     ("ability", "guess", "ability"), ("topic_tau", {"a": 2.0}, "topic_tau"),
+     ("topic_weights", {"a": -1}, "topic_weights"), ("n", 2.5, "n must")],
+)
+def test_bad_parameters_are_refused(field, value, message):
+    kwargs = {field: value}
+    if field == "floor":
+        kwargs["ceil"] = 0.4
+    with pytest.raises(InvalidInputError, match=message):
+        CalibrationParams(**kwargs)
+
+
+def test_theta_dist_forms_parse():
+    assert CalibrationParams(theta_dist="normal0.5,2").theta_distribution == ("normal", 0.5, 2.0)
+    assert CalibrationParams(theta_dist="uniform-2,2").theta_distribution == ("uniform", -2.0, 4.0)
+
+
+def test_test_longer_than_pool_is_refused(small_pool):
+    with pytest.raises(InvalidInputError, match="exceeds the pool size"):
+        calibrate_sh(CalibrationParams(test_len=41), small_pool, np.ones(40))
+
+
+def test_true_ability_mode_and_uniform_thetas_run(small_pool):
+    params = CalibrationParams(n=200, test_len=8, iters=2, ability="true",
+                               theta_dist="uniform-2,2")
+    result = calibrate_sh(params, small_pool, np.ones(40))
+    assert len(result.history) == 2
+    assert result.metrics["rmse"] < 0.8
+
+
+@pytest.mark.slow
+def test_estimated_ability_calibration_meets_target():
+    """The issue's acceptance case: 300 items, n 5000, test_len 25, tau 0.2, alpha 1.0."""
+    items = synthetic_pool(jax.random.key(2026), 300)
+    params = CalibrationParams(tau=0.2, n=5000, test_len=25, iters=30, alpha=1.0, seed=1)
+    result = calibrate_sh(params, items, np.ones(300))
+    max_exp = [row["max_exp"] for row in result.history]
+    assert max_exp[0] > 0.4
+    reached = next(i for i, value in enumerate(max_exp, start=1) if value <= 0.235)
+    assert reached <= 30
+    assert result.metrics["max_exp"] <= 0.235
+    assert result.metrics["rmse"] < 0.45
+    assert abs(result.metrics["bias"]) < 0.05
