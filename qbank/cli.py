@@ -47,9 +47,11 @@ class _Progress:
         done = progress.current_iter * 30 // progress.total_iters
         bar = "#" * done + "." * (30 - done)
         row = progress.row
-        line = (f"iter {progress.current_iter:>3}/{progress.total_iters} [{bar}] "
-                f"max_exp {row['max_exp']:.3f}  max_over {row['max_over']:+.3f}  "
-                f"avg_exp {row['avg_exp']:.3f}")  # fmt: skip
+        line = (
+            f"iter {progress.current_iter:>3}/{progress.total_iters} [{bar}] "
+            f"max_exp {row['max_exp']:.3f}  max_over {row['max_over']:+.3f}  "
+            f"avg_exp {row['avg_exp']:.3f}"
+        )
         end = "" if self.in_place and progress.current_iter < progress.total_iters else "\n"
         click.echo(("\r" if self.in_place else "") + line + end, err=True, nl=False)
 
@@ -61,30 +63,73 @@ def cli() -> None:
 
 
 @cli.command("calibrate-sh")
-@click.option("--pool", "pool_path", type=click.Path(dir_okay=False), help="Pool CSV: columns qid,ver,topic,a,b,c,k.")  # noqa: E501
+@click.option(
+    "--pool",
+    "pool_path",
+    type=click.Path(dir_okay=False),
+    help="Pool CSV: columns qid,ver,topic,a,b,c,k.",
+)
 @click.option("--synthetic", type=int, help="Generate a pool of N items instead of reading one.")
-@click.option("--pool-seed", type=int, default=0, show_default=True, help="Seed of the generated pool.")  # noqa: E501
+@click.option(
+    "--pool-seed", type=int, default=0, show_default=True, help="Seed of the generated pool."
+)
 @click.option("--tau", type=float, default=0.2, show_default=True, help="Target exposure rate.")
-@click.option("--alpha", type=float, default=0.6, show_default=True, help="Damping exponent of the k update.")  # noqa: E501
-@click.option("--n", "n_simulees", type=int, default=400, show_default=True, help="Simulees per iteration.")  # noqa: E501
-@click.option("--test-len", type=int, default=25, show_default=True, help="Items per simulated test.")  # noqa: E501
+@click.option(
+    "--alpha", type=float, default=0.6, show_default=True, help="Damping exponent of the k update."
+)
+@click.option(
+    "--n", "n_simulees", type=int, default=400, show_default=True, help="Simulees per iteration."
+)
+@click.option(
+    "--test-len", type=int, default=25, show_default=True, help="Items per simulated test."
+)
 @click.option("--iters", type=int, default=5, show_default=True, help="Calibration iterations.")
-@click.option("--theta-dist", default="normal0,1", show_default=True, help="normal<mu>,<sd> or uniform<lo>,<hi>.")  # noqa: E501
+@click.option(
+    "--theta-dist",
+    default="normal0,1",
+    show_default=True,
+    help="normal<mu>,<sd> or uniform<lo>,<hi>.",
+)
 @click.option("--floor", type=float, default=0.02, show_default=True, help="Lowest k.")
 @click.option("--ceil", type=float, default=1.0, show_default=True, help="Highest k.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulation.")
-@click.option("--ability", type=click.Choice(["estimated", "true"]), default="estimated", show_default=True, help="Select at the EAP estimate or at the true θ.")  # noqa: E501
-@click.option("--topic-tau", help='Per-topic tau as JSON, e.g. \'{"Cardiology": 0.1}\'.')
+@click.option(
+    "--ability",
+    type=click.Choice(["estimated", "true"]),
+    default="estimated",
+    show_default=True,
+    help="Select at the EAP estimate or at the true θ.",
+)
+@click.option("--topic-tau", help="Per-topic tau as JSON, e.g. '{\"Cardiology\": 0.1}'.")
 @click.option("--topic-weights", help="Per-topic weights as JSON: tau_topic = tau·w/Σw.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the pool with its new k as CSV.")  # noqa: E501
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False),
+    help="Write the pool with its new k as CSV.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def calibrate_sh_command(
-    pool_path: str | None, synthetic: int | None, pool_seed: int, tau: float, alpha: float,
-    n_simulees: int, test_len: int, iters: int, theta_dist: str, floor: float, ceil: float,
-    seed: int, ability: str, topic_tau: str | None, topic_weights: str | None,
-    out_path: str | None, as_json: bool, quiet: bool,
-) -> None:  # fmt: skip
+    pool_path: str | None,
+    synthetic: int | None,
+    pool_seed: int,
+    tau: float,
+    alpha: float,
+    n_simulees: int,
+    test_len: int,
+    iters: int,
+    theta_dist: str,
+    floor: float,
+    ceil: float,
+    seed: int,
+    ability: str,
+    topic_tau: str | None,
+    topic_weights: str | None,
+    out_path: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Calibrate Sympson–Hetter exposure parameters k by simulation.
 
     Reads a pool (--pool), generates one (--synthetic N), or uses the built-in demo pool.
@@ -96,11 +141,19 @@ def calibrate_sh_command(
     if pool_path and synthetic is not None:
         raise click.UsageError("give either --pool or --synthetic, not both")
     params = CalibrationParams(
-        tau=tau, n=n_simulees, test_len=test_len, iters=iters, alpha=alpha,
-        theta_dist=theta_dist, floor=floor, ceil=ceil, seed=seed, ability=ability,
+        tau=tau,
+        n=n_simulees,
+        test_len=test_len,
+        iters=iters,
+        alpha=alpha,
+        theta_dist=theta_dist,
+        floor=floor,
+        ceil=ceil,
+        seed=seed,
+        ability=ability,
         topic_tau=_parse_topic_map("--topic-tau", topic_tau),
         topic_weights=_parse_topic_map("--topic-weights", topic_weights),
-    )  # fmt: skip
+    )
     if pool_path:
         pool = read_pool_csv(pool_path)
     elif synthetic is not None:
@@ -108,8 +161,11 @@ def calibrate_sh_command(
     else:
         pool = demo_pool()
         if not quiet:
-            click.echo("qbank: no --pool given: using the built-in demo pool "
-                       f"({pool.n_items} items, {len(set(pool.topics))} topics)", err=True)  # fmt: skip
+            click.echo(
+                "qbank: no --pool given: using the built-in demo pool "
+                f"({pool.n_items} items, {len(set(pool.topics))} topics)",
+                err=True,
+            )
     report = calibrate_pool(pool, params, on_iteration=_Progress(iters, enabled=not quiet))
     if out_path:
         write_k_csv(out_path, pool, report.result.k_after)
@@ -124,8 +180,9 @@ def calibrate_sh_command(
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``qbank`` console script."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="qbank",
-                 standalone_mode=False)  # fmt: skip
+        cli.main(
+            args=list(argv) if argv is not None else None, prog_name="qbank", standalone_mode=False
+        )
     except QBankError as error:
         _fail(str(error))
     except click.UsageError as error:

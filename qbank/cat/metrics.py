@@ -45,7 +45,8 @@ def exposure_metrics(
 
     Args:
         administered: ``(n_simulees, test_len)`` item indices.
-        final_theta_hat: ``(n_simulees,)`` θ̂ after the last item; ``true_theta`` likewise.
+        final_theta_hat: ``(n_simulees,)`` θ̂ after the last item.
+        true_theta: ``(n_simulees,)`` generating abilities.
         tau: ``(n_items,)`` target exposure per item.
         n_items: pool size.
     """

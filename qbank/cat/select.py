@@ -89,7 +89,8 @@ def select_sympson_hetter_batch(
 
     Args:
         key: one PRNG key, split per examinee.
-        info, available: ``(batch, n_items)``.
+        info: ``(batch, n_items)`` information at each examinee's θ̂.
+        available: ``(batch, n_items)`` boolean mask.
         k: ``(n_items,)``, shared by the batch.
     """
     info = jnp.asarray(info)

@@ -39,8 +39,16 @@ __all__ = [
     "update_k",
 ]
 
-SCALAR_METRICS = ("avg_exp", "max_over", "max_exp", "chi2", "overlap", "unused_share", "bias",
-                  "rmse")  # fmt: skip
+SCALAR_METRICS = (
+    "avg_exp",
+    "max_over",
+    "max_exp",
+    "chi2",
+    "overlap",
+    "unused_share",
+    "bias",
+    "rmse",
+)
 
 SimulationFn = Callable[[jax.Array, ItemParams, jax.Array, jax.Array], ExposureMetrics]
 """(key, items, k, tau) → metrics of one simulation; see ``compile_simulation``."""
@@ -69,13 +77,19 @@ class CalibrationResult:
 
 
 def update_k(
-    k: ArrayLike, exposure_rates: ArrayLike, tau: ArrayLike, alpha: ArrayLike,
-    floor: ArrayLike, ceil: ArrayLike,
-) -> jax.Array:  # fmt: skip
+    k: ArrayLike,
+    exposure_rates: ArrayLike,
+    tau: ArrayLike,
+    alpha: ArrayLike,
+    floor: ArrayLike,
+    ceil: ArrayLike,
+) -> jax.Array:
     """One S–H update of k from observed exposure rates (module docstring)."""
     k, rates = jnp.asarray(k), jnp.asarray(exposure_rates)
     safe_rates = jnp.where(rates > 0, rates, 1.0)
-    scaled = k * (jnp.asarray(tau) / safe_rates) ** alpha
+    # k·(tau/r)^alpha in log space, capped at 1 before exp: no 0·inf when k = 0 and r is tiny.
+    log_scaled = jnp.log(k) + alpha * (jnp.log(jnp.asarray(tau)) - jnp.log(safe_rates))
+    scaled = jnp.exp(jnp.minimum(log_scaled, 0.0))
     unseen = jnp.maximum(floor, 1.1 * k)
     return jnp.minimum(jnp.clip(jnp.where(rates > 0, scaled, unseen), floor, ceil), 1.0)
 
@@ -123,10 +137,10 @@ def compile_simulation(params: CalibrationParams, n_items: int) -> SimulationFn:
         select_at_true=params.ability == "true",
         grid_points=61,
     )
-    vector = jax.ShapeDtypeStruct((n_items,), jnp.float32)
-    key = jax.eval_shape(jax.random.key, 0)
+    vector = jnp.zeros(n_items, jnp.float32)  # only shape and dtype matter to the compile
     items = ItemParams(vector, vector, vector)
-    compiled: SimulationFn = jax.jit(function).lower(key, items, vector, vector).compile()
+    lowered = jax.jit(function).lower(jax.random.key(0), items, vector, vector)
+    compiled: SimulationFn = lowered.compile()
     return compiled
 
 
@@ -134,9 +148,7 @@ def _check_pool_size(params: CalibrationParams, n_items: int) -> None:
     if n_items < 1:
         raise InvalidInputError("the item pool is empty")
     if params.test_len > n_items:
-        raise InvalidInputError(
-            f"test_len ({params.test_len}) exceeds the pool size ({n_items})"
-        )
+        raise InvalidInputError(f"test_len ({params.test_len}) exceeds the pool size ({n_items})")
 
 
 def _as_item_params(items: ItemParams) -> ItemParams:
@@ -208,8 +220,9 @@ def calibrate_sh(
         k_current = update(k_current, rates, tau, params.alpha, params.floor, params.ceil)
         history.append({"iter": iteration + 1, **scalars})
         if on_iteration is not None:
-            progress = IterationProgress(iteration + 1, params.iters, history[-1],
-                                         np.asarray(k_current))  # fmt: skip
+            progress = IterationProgress(
+                iteration + 1, params.iters, history[-1], np.asarray(k_current)
+            )
             on_iteration(progress)
 
     final_key = jax.random.fold_in(root_key, params.iters)

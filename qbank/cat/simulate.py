@@ -12,10 +12,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from qbank.cat.rng import hashed_uniforms, word_to_uniform
+from qbank.cat.rng import acceptance_threshold, hashed_bits24, word_to_uniform
 from qbank.cat.select import _first_argmax, lottery_score
-from qbank.irt.eap import eap_estimate, update_log_posterior
-from qbank.irt.model import ItemParams, information, probability
+from qbank.irt.eap import eap_estimate
+from qbank.irt.model import ItemParams, information, log_likelihood, probability
 
 __all__ = ["SimResult", "simulate", "simulation_chunk_size"]
 
@@ -56,23 +56,33 @@ def _simulate_one(
     # One threefry draw per simulee gives every step its lottery word and its response word.
     words = jax.random.bits(key, (test_len, 2), jnp.uint32)
     prior_estimate = eap_estimate(log_prior, grid)
+    k_threshold = acceptance_threshold(k)
+    # Log-likelihood of a wrong (row 0) and a right (row 1) answer to every item at every grid
+    # point, computed once: each EAP update is then a row lookup, not 61 transcendentals.
+    loglik_table = log_likelihood(
+        jnp.array([0, 1])[:, None, None],
+        grid,
+        items.a[:, None],
+        items.b[:, None],
+        items.c[:, None],
+    )  # (2, n_items, n_points)
 
     def step(carry: _Carry, step_words: jax.Array) -> tuple[_Carry, tuple[jax.Array, ...]]:
         theta_select = true_theta if select_at_true else carry.theta_hat
         info = information(theta_select, items.a, items.b, items.c)
-        accepted = hashed_uniforms(step_words[0], n_items) < k
+        accepted = hashed_bits24(step_words[0], n_items) < k_threshold
         chosen = _first_argmax(lottery_score(info, ~carry.given, accepted))
         a, b, c = items.a[chosen], items.b[chosen], items.c[chosen]
         correct = word_to_uniform(step_words[1]) < probability(true_theta, a, b, c)
-        log_posterior = update_log_posterior(carry.log_posterior, grid, correct, a, b, c)
+        log_posterior = carry.log_posterior + loglik_table[correct.astype(jnp.int32), chosen]
         estimate = eap_estimate(log_posterior, grid)
         given = carry.given.at[chosen].set(True)
         new_carry = _Carry(given, log_posterior, estimate.theta_hat)
         return new_carry, (chosen, correct, estimate.theta_hat, estimate.posterior_sd)
 
     start = _Carry(jnp.zeros(n_items, bool), log_prior, prior_estimate.theta_hat)
-    _, outputs = jax.lax.scan(step, start, words)
-    return outputs
+    _, (chosen, correct, theta_hat, posterior_sd) = jax.lax.scan(step, start, words)
+    return chosen, correct, theta_hat, posterior_sd
 
 
 def simulate(
@@ -98,7 +108,8 @@ def simulate(
         items: pool parameters, each ``(n_items,)``.
         k: ``(n_items,)`` S–H acceptance probabilities.
         true_theta: ``(n_simulees,)`` generating abilities.
-        grid: ``(n_points,)`` quadrature points; ``log_prior``: ``(n_points,)``.
+        grid: ``(n_points,)`` quadrature points.
+        log_prior: ``(n_points,)`` log prior density on the grid.
         test_len: items per simulee, at most ``n_items``.
         select_at_true: select at the true θ (the original design's shortcut).
         chunk_size: simulees per vectorised chunk; default from ``simulation_chunk_size``.

@@ -69,12 +69,12 @@ def update_log_posterior(
         log_posterior: ``(..., n_points)``; batch dimensions broadcast with the item arguments.
         grid: ``(n_points,)`` quadrature points.
         response: 0/1 per examinee, shape ``(...)``.
-        a, b, c: parameters of the item answered, shape ``(...)``.
+        a: discrimination of the item answered, shape ``(...)``.
+        b: its difficulty.
+        c: its lower asymptote.
     """
-    expand = lambda x: jnp.asarray(x)[..., None]  # noqa: E731 - local shape helper
-    return jnp.asarray(log_posterior) + log_likelihood(
-        expand(response), grid, expand(a), expand(b), expand(c)
-    )
+    response, a, b, c = (jnp.asarray(x)[..., None] for x in (response, a, b, c))
+    return jnp.asarray(log_posterior) + log_likelihood(response, grid, a, b, c)
 
 
 def eap_estimate(log_posterior: ArrayLike, grid: ArrayLike) -> EapEstimate:

@@ -14,10 +14,10 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 __all__ = [
-    "D",
     "DEFAULT_A",
     "DEFAULT_B",
     "DEFAULT_C",
+    "D",
     "ItemParams",
     "information",
     "log_likelihood",
@@ -55,21 +55,20 @@ def probability(theta: ArrayLike, a: ArrayLike, b: ArrayLike, c: ArrayLike) -> j
 def information(theta: ArrayLike, a: ArrayLike, b: ArrayLike, c: ArrayLike) -> jax.Array:
     """Fisher information I(θ) = D²·a²·(Q/P)·((P − c)/(1 − c))² of each item at θ.
 
-    With s = sigmoid(z): P − c = (1 − c)·s and Q = (1 − c)·(1 − s), so
-    I = D²a²·(1 − c)·s·(1 − s)·(s / P). The ratio s / P = 1 / ((1 − c) + c·(1 + e^(−z))) is
-    written so that it never divides zero by zero, even when s underflows at extreme θ.
+    With e = exp(−z): P = (1 + c·e) / (1 + e) and Q = (1 − c)·e / (1 + e), which gives
+    I = D²a²·(1 − c)·e / ((1 + e)²·(1 + c·e)): one exponential, no 0/0 where the logistic
+    underflows, and e capped so that it stays finite in float32.
     """
     a, c = jnp.asarray(a), jnp.asarray(c)
-    z = _logit(theta, a, b)
-    s = jax.nn.sigmoid(z)
-    s_over_p = 1.0 / ((1.0 - c) + c * (1.0 + jnp.exp(jnp.minimum(-z, _MAX_EXPONENT))))
-    return (D * a) ** 2 * (1.0 - c) * s * (1.0 - s) * s_over_p
+    e = jnp.exp(jnp.minimum(-_logit(theta, a, b), _MAX_EXPONENT))
+    one_plus_e = 1.0 + e
+    return (D * a) ** 2 * (1.0 - c) * e / (one_plus_e * one_plus_e * (1.0 + c * e))
 
 
 def log_likelihood(
     response: ArrayLike, theta: ArrayLike, a: ArrayLike, b: ArrayLike, c: ArrayLike
 ) -> jax.Array:
-    """log P(response | θ) for 0/1 responses, elementwise.
+    """Log P(response | θ) for 0/1 responses, elementwise.
 
     log P = logaddexp(log c, log(1 − c) + log σ(z)) and log Q = log(1 − c) + log σ(−z) stay
     finite where P or Q round to 0 or 1.

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from qbank.cat import synthetic_pool
@@ -25,10 +26,19 @@ __all__ = [
 
 POOL_COLUMNS = ("qid", "ver", "topic", "a", "b", "c", "k")
 DEMO_TOPICS = (
-    "Cardiology", "Nephrology", "Pulmonology", "Gastroenterology", "Endocrinology",
-    "Neurology", "Hematology", "Infectious Disease", "Rheumatology", "Oncology",
-    "Pharmacology", "Emergency Medicine",
-)  # fmt: skip
+    "Cardiology",
+    "Nephrology",
+    "Pulmonology",
+    "Gastroenterology",
+    "Endocrinology",
+    "Neurology",
+    "Hematology",
+    "Infectious Disease",
+    "Rheumatology",
+    "Oncology",
+    "Pharmacology",
+    "Emergency Medicine",
+)
 DEMO_POOL_SIZE, DEMO_POOL_SEED = 600, 2026
 
 
@@ -39,7 +49,7 @@ class ItemPool:
     qids: list[str]
     versions: list[int]
     topics: list[str]
-    items: ItemParams  # numpy float32 arrays, each (n_items,)
+    items: ItemParams  # float32 arrays, each (n_items,)
     k: np.ndarray  # (n_items,) float32 in [0, 1]
 
     @property
@@ -82,11 +92,9 @@ def _parse_row(row: dict[str, str], line: int) -> tuple[str, int, str, float, fl
 
 
 def _pool_from_rows(rows: list[tuple[str, int, str, float, float, float, float]]) -> ItemPool:
-    columns = list(zip(*rows, strict=True))
-    as_array = lambda values: np.asarray(values, np.float32)  # noqa: E731 - local helper
-    items = ItemParams(as_array(columns[3]), as_array(columns[4]), as_array(columns[5]))
-    return ItemPool(list(columns[0]), list(columns[1]), list(columns[2]), items,
-                    as_array(columns[6]))  # fmt: skip
+    qids, versions, topics, a, b, c, k = (list(column) for column in zip(*rows, strict=True))
+    items = ItemParams(*(jnp.asarray(values, jnp.float32) for values in (a, b, c)))
+    return ItemPool(qids, versions, topics, items, np.asarray(k, np.float32))
 
 
 def read_pool_csv(path: str | Path) -> ItemPool:
@@ -131,8 +139,7 @@ def generate_pool(
     topic_names = topics or tuple(f"T{index + 1:02d}" for index in range(10))
     qids = [f"{prefix}{index + 1:05d}" for index in range(n_items)]
     item_topics = [topic_names[index % len(topic_names)] for index in range(n_items)]
-    arrays = ItemParams(*(np.asarray(x, np.float32) for x in items))
-    return ItemPool(qids, [1] * n_items, item_topics, arrays, np.ones(n_items, np.float32))
+    return ItemPool(qids, [1] * n_items, item_topics, items, np.ones(n_items, np.float32))
 
 
 def demo_pool() -> ItemPool:
@@ -145,16 +152,13 @@ def write_k_csv(path: str | Path, pool: ItemPool, k_after: np.ndarray) -> None:
 
     Columns qid,ver,topic,a,b,c,k (the new k) and k_before, so runs can be chained.
     """
+    a, b, c = (np.asarray(values) for values in pool.items)
+    columns = zip(pool.qids, pool.versions, pool.topics, a, b, c, k_after, pool.k, strict=True)
     try:
         with Path(path).open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow([*POOL_COLUMNS, "k_before"])
-            for index in range(pool.n_items):
-                writer.writerow([
-                    pool.qids[index], pool.versions[index], pool.topics[index],
-                    f"{pool.items.a[index]:.6g}", f"{pool.items.b[index]:.6g}",
-                    f"{pool.items.c[index]:.6g}", f"{k_after[index]:.6g}",
-                    f"{pool.k[index]:.6g}",
-                ])  # fmt: skip
+            for qid, ver, topic, *numbers in columns:
+                writer.writerow([qid, ver, topic, *(f"{value:.6g}" for value in numbers)])
     except OSError as error:
         raise InvalidInputError(f"cannot write {path}: {error.strerror}") from None

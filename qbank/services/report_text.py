@@ -11,7 +11,10 @@ __all__ = ["format_calibration_report"]
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(cell.rjust(width) for cell, width in zip(cells, widths, strict=True))
+
     return [line(header), line(["-" * w for w in widths]), *(line(row) for row in rows)]
 
 
@@ -25,13 +28,30 @@ def format_calibration_report(report: CalibrationReport, out_path: str | None = 
         "",
     ]
     header = ["iter", "avg_exp", "max_exp", "max_over", "chi2", "overlap", "unused"]
-    rows = [[str(int(row["iter"])), f"{row['avg_exp']:.3f}", f"{row['max_exp']:.3f}",
-             f"{row['max_over']:+.3f}", f"{row['chi2']:.2f}", f"{row['overlap']:.3f}",
-             f"{row['unused_share']:.3f}"] for row in result.history]  # fmt: skip
+    rows = [
+        [
+            str(int(row["iter"])),
+            f"{row['avg_exp']:.3f}",
+            f"{row['max_exp']:.3f}",
+            f"{row['max_over']:+.3f}",
+            f"{row['chi2']:.2f}",
+            f"{row['overlap']:.3f}",
+            f"{row['unused_share']:.3f}",
+        ]
+        for row in result.history
+    ]
     final = result.metrics
-    rows.append(["final", f"{final['avg_exp']:.3f}", f"{final['max_exp']:.3f}",
-                 f"{final['max_over']:+.3f}", f"{final['chi2']:.2f}", f"{final['overlap']:.3f}",
-                 f"{final['unused_share']:.3f}"])  # fmt: skip
+    rows.append(
+        [
+            "final",
+            f"{final['avg_exp']:.3f}",
+            f"{final['max_exp']:.3f}",
+            f"{final['max_over']:+.3f}",
+            f"{final['chi2']:.2f}",
+            f"{final['overlap']:.3f}",
+            f"{final['unused_share']:.3f}",
+        ]
+    )
     lines += _table(header, rows)
     k_after = result.k_after
     changed = int(np.sum(np.abs(k_after - result.k_before) > 1e-6))

@@ -34,9 +34,13 @@ class CalibrationReport:
         """One row per item: qid, ver, before, after."""
         return [
             {"qid": qid, "ver": ver, "before": float(before), "after": float(after)}
-            for qid, ver, before, after in zip(self.pool.qids, self.pool.versions,
-                                               self.result.k_before, self.result.k_after,
-                                               strict=True)  # fmt: skip
+            for qid, ver, before, after in zip(
+                self.pool.qids,
+                self.pool.versions,
+                self.result.k_before,
+                self.result.k_after,
+                strict=True,
+            )
         ]
 
     def as_json(self) -> dict[str, Any]:
@@ -68,7 +72,8 @@ def calibrate_pool(
     started = time.perf_counter()
     simulation = compile_simulation(params, pool.n_items)
     compiled = time.perf_counter()
-    result = calibrate_sh(params, pool.items, pool.k, pool.topics,
-                          on_iteration=on_iteration, simulation=simulation)  # fmt: skip
+    result = calibrate_sh(
+        params, pool.items, pool.k, pool.topics, on_iteration=on_iteration, simulation=simulation
+    )
     finished = time.perf_counter()
     return CalibrationReport(pool, params, result, compiled - started, finished - compiled)

@@ -30,7 +30,8 @@ def test_overlap_equals_mean_pairwise_shared_share():
 
 
 def test_bias_and_rmse():
-    metrics = exposure_metrics(ADMINISTERED, jnp.array([1.0, 0.0, -1.0, 2.0]), jnp.zeros(4),
-                               jnp.full(8, 0.5), 8)
+    metrics = exposure_metrics(
+        ADMINISTERED, jnp.array([1.0, 0.0, -1.0, 2.0]), jnp.zeros(4), jnp.full(8, 0.5), 8
+    )
     assert float(metrics.bias) == pytest.approx(0.5)
     assert float(metrics.rmse) == pytest.approx(np.sqrt(6 / 4))

@@ -29,8 +29,14 @@ N_ITEMS = 16
 unit = st.floats(0, 1, width=32)
 
 
-@given(arrays(np.float32, N_ITEMS, elements=unit), arrays(np.float32, N_ITEMS, elements=unit),
-       st.floats(0.05, 1), st.floats(0.1, 2), st.floats(0, 0.2), st.floats(0.5, 1))
+@given(
+    arrays(np.float32, N_ITEMS, elements=unit),
+    arrays(np.float32, N_ITEMS, elements=unit),
+    st.floats(0.05, 1),
+    st.floats(0.1, 2),
+    st.floats(0, 0.2),
+    st.floats(0.5, 1),
+)
 def test_k_stays_within_floor_and_ceil(k, rates, tau, alpha, floor, ceil):
     new_k = np.asarray(update_k(k, rates, tau, alpha, floor, ceil))
     assert np.all(np.isfinite(new_k))
@@ -47,8 +53,9 @@ def test_same_seed_same_k_and_history(small_pool):
     np.testing.assert_array_equal(first.k_after, second.k_after)
     assert first.history == second.history
     assert first.metrics == second.metrics
-    other = calibrate_sh(CalibrationParams(n=300, test_len=8, iters=3, tau=0.3, seed=6),
-                         small_pool, np.ones(40))
+    other = calibrate_sh(
+        CalibrationParams(n=300, test_len=8, iters=3, tau=0.3, seed=6), small_pool, np.ones(40)
+    )
     assert not np.array_equal(first.k_after, other.k_after)
 
 
@@ -63,7 +70,7 @@ def test_progress_callback_runs_after_every_iteration(small_pool):
 
 
 def test_raising_in_the_callback_stops_the_calibration(small_pool):
-    class Stop(Exception):
+    class StopError(Exception):
         pass
 
     calls = []
@@ -71,9 +78,9 @@ def test_raising_in_the_callback_stops_the_calibration(small_pool):
     def stop_at_two(progress):
         calls.append(progress.current_iter)
         if progress.current_iter == 2:
-            raise Stop
+            raise StopError
 
-    with pytest.raises(Stop):
+    with pytest.raises(StopError):
         calibrate_sh(SMALL, small_pool, np.ones(40), on_iteration=stop_at_two)
     assert calls == [1, 2]
 
@@ -88,8 +95,9 @@ def test_topic_tau_and_weights_set_item_targets():
 def test_a_lower_topic_tau_suppresses_that_topic(small_pool):
     topics = ["hot" if i % 2 else "cold" for i in range(40)]
     base = CalibrationParams(n=1000, test_len=8, iters=12, tau=0.4, alpha=1.0, seed=2)
-    strict = CalibrationParams(n=1000, test_len=8, iters=12, tau=0.4, alpha=1.0, seed=2,
-                               topic_tau={"hot": 0.15})
+    strict = CalibrationParams(
+        n=1000, test_len=8, iters=12, tau=0.4, alpha=1.0, seed=2, topic_tau={"hot": 0.15}
+    )
     loose_run = calibrate_sh(base, small_pool, np.ones(40), topics)
     strict_run = calibrate_sh(strict, small_pool, np.ones(40), topics)
     hot = np.array(topics) == "hot"
@@ -100,12 +108,23 @@ def test_a_lower_topic_tau_suppresses_that_topic(small_pool):
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("tau", 0.0, "tau"), ("tau", 1.5, "tau"), ("n", 0, "n must"), ("test_len", 0, "test_len"),
-     ("iters", 0, "iters"), ("alpha", -1.0, "alpha"), ("floor", 0.5, "floor"),
-     ("ceil", 0.0, "ceil"), ("theta_dist", "cauchy0,1", "theta_dist"),
-     ("theta_dist", "normal0,-1", "sd"), ("theta_dist", "uniform2,1", "lo < hi"),
-     ("ability", "guess", "ability"), ("topic_tau", {"a": 2.0}, "topic_tau"),
-     ("topic_weights", {"a": -1}, "topic_weights"), ("n", 2.5, "n must")],
+    [
+        ("tau", 0.0, "tau"),
+        ("tau", 1.5, "tau"),
+        ("n", 0, "n must"),
+        ("test_len", 0, "test_len"),
+        ("iters", 0, "iters"),
+        ("alpha", -1.0, "alpha"),
+        ("floor", 0.5, "floor"),
+        ("ceil", 0.0, "ceil"),
+        ("theta_dist", "cauchy0,1", "theta_dist"),
+        ("theta_dist", "normal0,-1", "sd"),
+        ("theta_dist", "uniform2,1", "lo < hi"),
+        ("ability", "guess", "ability"),
+        ("topic_tau", {"a": 2.0}, "topic_tau"),
+        ("topic_weights", {"a": -1}, "topic_weights"),
+        ("n", 2.5, "n must"),
+    ],
 )
 def test_bad_parameters_are_refused(field, value, message):
     kwargs = {field: value}
@@ -126,8 +145,7 @@ def test_test_longer_than_pool_is_refused(small_pool):
 
 
 def test_true_ability_mode_and_uniform_thetas_run(small_pool):
-    params = CalibrationParams(n=200, test_len=8, iters=2, ability="true",
-                               theta_dist="uniform-2,2")
+    params = CalibrationParams(n=200, test_len=8, iters=2, ability="true", theta_dist="uniform-2,2")
     result = calibrate_sh(params, small_pool, np.ones(40))
     assert len(result.history) == 2
     assert result.metrics["rmse"] < 0.8

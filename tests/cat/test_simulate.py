@@ -14,9 +14,17 @@ simulate_jit = jax.jit(simulate, static_argnames=("test_len", "select_at_true", 
 
 def run(items, k, n, test_len, seed=0, select_at_true=False, chunk_size=None):
     theta = jax.random.normal(jax.random.key(seed + 1000), (n,))
-    return simulate_jit(jax.random.key(seed), items, jnp.asarray(k, jnp.float32), theta, GRID,
-                        LOG_PRIOR, test_len=test_len, select_at_true=select_at_true,
-                        chunk_size=chunk_size)
+    return simulate_jit(
+        jax.random.key(seed),
+        items,
+        jnp.asarray(k, jnp.float32),
+        theta,
+        GRID,
+        LOG_PRIOR,
+        test_len=test_len,
+        select_at_true=select_at_true,
+        chunk_size=chunk_size,
+    )
 
 
 def test_no_item_is_given_twice(small_pool):
@@ -64,16 +72,20 @@ def test_vectorised_simulation_agrees_with_plain_python_reference(select_at_true
     from qbank.irt import ItemParams
 
     n_fast, n_ref = 20_000, 2_000
-    fast = run(ItemParams(*items), k, n=n_fast, test_len=test_len, seed=3,
-               select_at_true=select_at_true)
+    fast = run(
+        ItemParams(*items), k, n=n_fast, test_len=test_len, seed=3, select_at_true=select_at_true
+    )
     fast_rates = np.asarray(exposure_rates(fast.administered, n_items))
     ref_admin, ref_theta_hat = simulate_reference(
-        rng, a, b, c, k, rng.normal(size=n_ref), test_len, select_at_true)
+        rng, a, b, c, k, rng.normal(size=n_ref), test_len, select_at_true
+    )
     ref_rates = np.bincount(ref_admin.ravel(), minlength=n_items) / n_ref
     pooled = (fast_rates * n_fast + ref_rates * n_ref) / (n_fast + n_ref)
     standard_error = np.sqrt(pooled * (1 - pooled) * (1 / n_fast + 1 / n_ref))
     assert np.all(np.abs(fast_rates - ref_rates) <= 4 * standard_error + 1e-3), (
-        fast_rates, ref_rates)
+        fast_rates,
+        ref_rates,
+    )
     # θ̂ spreads alike: the SD of the final estimates agrees within a few percent.
     fast_sd = float(np.std(np.asarray(fast.theta_hat[:, -1])))
     assert fast_sd == pytest.approx(float(np.std(ref_theta_hat)), rel=0.08)

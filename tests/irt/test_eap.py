@@ -58,8 +58,14 @@ def test_all_correct_moves_up_and_all_wrong_moves_down():
 def test_updates_are_batched_over_examinees():
     grid = make_grid()
     log_post = jnp.tile(prior_log_density(grid), (3, 1))
-    updated = update_log_posterior(log_post, grid, jnp.array([1, 0, 1]), jnp.array([1.0, 1.0, 2.0]),
-                                   jnp.zeros(3), jnp.full(3, 0.2))
+    updated = update_log_posterior(
+        log_post,
+        grid,
+        jnp.array([1, 0, 1]),
+        jnp.array([1.0, 1.0, 2.0]),
+        jnp.zeros(3),
+        jnp.full(3, 0.2),
+    )
     single = update_log_posterior(prior_log_density(grid), grid, 0, 1.0, 0.0, 0.2)
     np.testing.assert_allclose(updated[1], single, rtol=1e-6)
     assert eap_estimate(updated, grid).theta_hat.shape == (3,)

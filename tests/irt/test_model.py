@@ -34,8 +34,9 @@ def test_probability_matches_hand_values(theta, a, b, c, expected_p):
     assert float(probability(theta, a, b, c)) == pytest.approx(expected_p, rel=1e-6)
 
 
-@pytest.mark.parametrize(("theta", "a", "b", "c"), [(0.0, 1.0, 0.0, 0.2), (1.3, 0.7, -0.4, 0.25),
-                                                    (-2.0, 2.2, 1.0, 0.0)])
+@pytest.mark.parametrize(
+    ("theta", "a", "b", "c"), [(0.0, 1.0, 0.0, 0.2), (1.3, 0.7, -0.4, 0.25), (-2.0, 2.2, 1.0, 0.0)]
+)
 def test_information_matches_design_formula(theta, a, b, c):
     assert float(information(theta, a, b, c)) == pytest.approx(
         hand_information(theta, a, b, c), rel=1e-5

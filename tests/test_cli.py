@@ -1,0 +1,151 @@
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qbank.services.pool_files import read_pool_csv
+
+FAST = ["--n", "60", "--test-len", "5", "--iters", "2"]
+
+
+def qbank(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "qbank.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def pool_csv(tmp_path):
+    path = tmp_path / "pool.csv"
+    rows = [
+        ("Q1", 1, "Cardiology", 1.2, -0.5, 0.2, 1.0),
+        ("Q2", 1, "Cardiology", 0.9, 0.3, 0.15, 0.8),
+        ("Q3", 2, "Nephrology", 1.6, 0.0, 0.2, 1.0),
+        ("Q4", 1, "Nephrology", "", "", "", ""),
+        ("Q5", 1, "Nephrology", 0.7, 1.2, 0.1, 0.5),
+        ("Q6", 1, "Neurology", 1.1, -1.0, 0.2, 1.0),
+        ("Q7", 1, "Neurology", 1.3, 0.6, 0.2, 1.0),
+        ("Q8", 1, "Neurology", 1.0, 2.0, 0.2, 1.0),
+    ]
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["qid", "ver", "topic", "a", "b", "c", "k"])
+        writer.writerows(rows)
+    return path
+
+
+def test_json_output_is_exactly_one_object(pool_csv):
+    done = qbank("calibrate-sh", "--pool", str(pool_csv), *FAST, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert set(report) == {"history", "metrics", "timing", "k"}
+    assert [row["iter"] for row in report["history"]] == [1, 2]
+    assert set(report["history"][0]) >= {"iter", "avg_exp", "max_over", "max_exp"}
+    assert set(report["metrics"]) >= {"max_exp", "chi2", "overlap", "unused_share", "bias", "rmse"}
+    assert set(report["timing"]) == {"compile_s", "run_s", "simulee_steps_per_s"}
+    assert report["k"][1] == {
+        "qid": "Q2",
+        "ver": 1,
+        "before": pytest.approx(0.8),
+        "after": report["k"][1]["after"],
+    }
+    assert len(report["k"]) == 8
+    assert "iter   2/2" in done.stderr  # progress goes to stderr
+
+
+def test_summary_table_and_out_file_round_trip(pool_csv, tmp_path):
+    out = tmp_path / "new_k.csv"
+    done = qbank(
+        "calibrate-sh",
+        "--pool",
+        str(pool_csv),
+        *FAST,
+        "--tau",
+        "0.5",
+        "--topic-tau",
+        '{"Neurology": 0.3}',
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "final" in done.stdout
+    assert "simulee-steps/s" in done.stdout
+    again = read_pool_csv(out)
+    assert again.qids == [f"Q{i}" for i in range(1, 9)]
+    assert again.versions[2] == 2
+    assert float(again.items.a[3]) == pytest.approx(1.0)  # empty cell took the default
+
+
+def test_same_seed_same_json(pool_csv):
+    runs = [
+        json.loads(
+            qbank(
+                "calibrate-sh", "--pool", str(pool_csv), *FAST, "--seed", "9", "--json", "--quiet"
+            ).stdout
+        )
+        for _ in range(2)
+    ]
+    assert runs[0]["k"] == runs[1]["k"]
+    assert runs[0]["history"] == runs[1]["history"]
+
+
+def test_synthetic_pool(tmp_path):
+    done = qbank("calibrate-sh", "--synthetic", "50", *FAST, "--json", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["k"]) == 50
+    assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--pool", "missing.csv"], "not found"),
+        (["--tau", "1.5"], "tau must be in (0.0, 1.0]"),
+        (["--tau", "0"], "tau must be"),
+        (["--n", "0"], "n must be"),
+        (["--n", "abc"], "'abc' is not a valid integer"),
+        (["--ability", "guess"], "--ability"),
+        (["--theta-dist", "cauchy"], "theta_dist"),
+        (["--topic-tau", "{bad"], "not valid JSON"),
+        (["--topic-tau", '{"Nowhere": 0.1}'], "not in the pool"),
+        (["--test-len", "601"], "exceeds the pool size"),
+        (["--synthetic", "0"], "at least 1 item"),
+        (["--pool", "x.csv", "--synthetic", "5"], "not both"),
+        (["--no-such-option"], "No such option"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    done = qbank("calibrate-sh", *args, "--quiet")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert message in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "message"),
+    [
+        ("qid,ver,topic,a,b,c", "Q1,1,T,1,0,0.2", "missing column(s) k"),
+        ("qid,ver,topic,a,b,c,k", "Q1,1,T,one,0,0.2,1", "line 2: column a is not a number"),
+        ("qid,ver,topic,a,b,c,k", "Q1,1,T,1,0,0.2,1.5", "line 2: k must be in [0, 1]"),
+        ("qid,ver,topic,a,b,c,k", "Q1,1,T,-1,0,0.2,1", "line 2: a must be > 0"),
+        ("qid,ver,topic,a,b,c,k", "Q1,x,T,1,0,0.2,1", "ver must be a positive integer"),
+        ("qid,ver,topic,a,b,c,k", "Q1,1,T,1,0,0.2,1\nQ1,1,T,1,0,0.2,1", "line 3: duplicate"),
+        ("qid,ver,topic,a,b,c,k", "", "has no items"),
+    ],
+)
+def test_bad_pool_files_are_refused(tmp_path, header, row, message):
+    path = tmp_path / "pool.csv"
+    path.write_text(f"{header}\n{row}\n")
+    done = qbank("calibrate-sh", "--pool", str(path), "--quiet", "--test-len", "1")
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert message in done.stderr
