@@ -42,7 +42,7 @@ def vectorised_rate(n_items: int, n: int, test_len: int, repeats: int = 3) -> tu
     best = float("inf")
     for repeat in range(repeats):
         started = time.perf_counter()
-        run_simulation(simulation, jax.random.key(repeat), items, k, tau)
+        run_simulation(simulation, params, repeat, items, k, tau)
         best = min(best, time.perf_counter() - started)
     return compile_s, n * test_len / best
 

@@ -96,7 +96,7 @@ class CalibrationParams:
         if self.floor > self.ceil:
             raise InvalidInputError(f"floor ({self.floor}) must not exceed ceil ({self.ceil})")
         parse_theta_dist(self.theta_dist)
-        _check_count("seed", self.seed, 0, 2**63 - 1)
+        _check_count("seed", self.seed, 0, 2**32 - 1)
         if self.ability not in ABILITY_MODES:
             raise InvalidInputError(
                 f"ability must be one of {', '.join(ABILITY_MODES)}, got {self.ability!r}"

@@ -50,8 +50,9 @@ SCALAR_METRICS = (
     "rmse",
 )
 
-SimulationFn = Callable[[jax.Array, ItemParams, jax.Array, jax.Array], ExposureMetrics]
-"""(key, items, k, tau) → metrics of one simulation; see ``compile_simulation``."""
+SimulationFn = Callable[..., tuple[ExposureMetrics, jax.Array]]
+"""(seed, iteration, items, k, tau, alpha, floor, ceil) → (metrics, updated k) of one
+iteration; see ``compile_simulation``."""
 
 
 class IterationProgress(NamedTuple):
@@ -100,37 +101,44 @@ def _draw_true_theta(key: jax.Array, dist: ThetaDist, n: int) -> jax.Array:
     return dist.loc + dist.scale * jax.random.uniform(key, (n,))
 
 
-def _simulate_and_measure(
-    key: jax.Array,
+def _iteration(
+    seed: jax.Array,
+    iteration: jax.Array,
     items: ItemParams,
     k: jax.Array,
     tau: jax.Array,
+    alpha: jax.Array,
+    floor: jax.Array,
+    ceil: jax.Array,
     *,
     n: int,
     test_len: int,
     dist: ThetaDist,
     select_at_true: bool,
     grid_points: int,
-) -> ExposureMetrics:
+) -> tuple[ExposureMetrics, jax.Array]:
+    """One iteration in one compiled call: simulate under k, measure, update k."""
+    key = jax.random.fold_in(jax.random.key(seed), iteration)
     theta_key, cat_key = jax.random.split(key)
     true_theta = _draw_true_theta(theta_key, dist, n)
     grid = make_grid(grid_points)
     log_prior = prior_log_density(grid)
     result = simulate(cat_key, items, k, true_theta, grid, log_prior, test_len, select_at_true)
-    return exposure_metrics(
+    metrics = exposure_metrics(
         result.administered, result.theta_hat[:, -1], true_theta, tau, items.a.shape[0]
     )
+    return metrics, update_k(k, metrics.exposure_rates, tau, alpha, floor, ceil)
 
 
 def compile_simulation(params: CalibrationParams, n_items: int) -> SimulationFn:
     """Compile one calibration iteration for a pool size (ahead of time, so it can be timed).
 
-    What fixes shapes (n, test_len, pool size) is static; k and tau are arguments, so a tau ×
-    alpha sweep reuses the compiled function.
+    What fixes shapes (n, test_len, pool size, theta_dist, ability) is static; the seed, k, tau,
+    alpha, floor and ceil are arguments, so a tau × alpha sweep reuses the compiled function.
     """
     _check_pool_size(params, n_items)
     function = partial(
-        _simulate_and_measure,
+        _iteration,
         n=params.n,
         test_len=params.test_len,
         dist=params.theta_distribution,
@@ -139,7 +147,10 @@ def compile_simulation(params: CalibrationParams, n_items: int) -> SimulationFn:
     )
     vector = jnp.zeros(n_items, jnp.float32)  # only shape and dtype matter to the compile
     items = ItemParams(vector, vector, vector)
-    lowered = jax.jit(function).lower(jax.random.key(0), items, vector, vector)
+    scalar = jnp.float32(0)
+    lowered = jax.jit(function).lower(
+        jnp.uint32(0), jnp.int32(0), items, vector, vector, scalar, scalar, scalar
+    )
     compiled: SimulationFn = lowered.compile()
     return compiled
 
@@ -162,13 +173,35 @@ def _as_item_params(items: ItemParams) -> ItemParams:
     return ItemParams(jnp.asarray(a), jnp.asarray(b), jnp.asarray(c))
 
 
+class IterationOutcome(NamedTuple):
+    """What one compiled iteration returns, moved to the host."""
+
+    scalars: dict[str, float]  # SCALAR_METRICS under the k simulated
+    exposure_rates: np.ndarray  # (n_items,)
+    k_next: jax.Array  # (n_items,) k after the update
+
+
 def run_simulation(
-    simulation: SimulationFn, key: jax.Array, items: ItemParams, k: jax.Array, tau: jax.Array
-) -> tuple[dict[str, float], np.ndarray]:
-    """Run a compiled simulation; return its scalar metrics and exposure rates."""
-    metrics = simulation(key, items, k, tau)
+    simulation: SimulationFn,
+    params: CalibrationParams,
+    iteration: int,
+    items: ItemParams,
+    k: jax.Array,
+    tau: jax.Array,
+) -> IterationOutcome:
+    """Run one compiled iteration (the seed and iteration number fix its random draws)."""
+    metrics, k_next = simulation(
+        _seed_word(params.seed), jnp.int32(iteration), items, k, tau,
+        jnp.float32(params.alpha), jnp.float32(params.floor), jnp.float32(params.ceil),
+    )  # fmt: skip
     scalars = {name: float(getattr(metrics, name)) for name in SCALAR_METRICS}
-    return scalars, np.asarray(metrics.exposure_rates)
+    return IterationOutcome(scalars, np.asarray(metrics.exposure_rates), k_next)
+
+
+def _seed_word(seed: int) -> jax.Array:
+    # The key is built from the seed inside the compiled step, so a new seed never recompiles.
+    word: jax.Array = jnp.uint32(seed)
+    return word
 
 
 def calibrate_sh(
@@ -205,34 +238,29 @@ def calibrate_sh(
         raise InvalidInputError(f"item_topics has {len(topics)} entries for {n_items} items")
     tau = jnp.asarray(params.item_tau(topics), jnp.float32)
     simulation = simulation or compile_simulation(params, n_items)
-    update = jax.jit(update_k)
 
-    root_key = jax.random.key(params.seed)
     k_current = jnp.asarray(k_before)
     history: list[dict[str, float]] = []
     initial_rates = np.zeros(n_items, np.float32)
     for iteration in range(params.iters):
-        scalars, rates = run_simulation(
-            simulation, jax.random.fold_in(root_key, iteration), items, k_current, tau
-        )
+        outcome = run_simulation(simulation, params, iteration, items, k_current, tau)
         if iteration == 0:
-            initial_rates = rates
-        k_current = update(k_current, rates, tau, params.alpha, params.floor, params.ceil)
-        history.append({"iter": iteration + 1, **scalars})
+            initial_rates = outcome.exposure_rates
+        k_current = outcome.k_next
+        history.append({"iter": iteration + 1, **outcome.scalars})
         if on_iteration is not None:
             progress = IterationProgress(
                 iteration + 1, params.iters, history[-1], np.asarray(k_current)
             )
             on_iteration(progress)
 
-    final_key = jax.random.fold_in(root_key, params.iters)
-    metrics, final_rates = run_simulation(simulation, final_key, items, k_current, tau)
+    final = run_simulation(simulation, params, params.iters, items, k_current, tau)
     return CalibrationResult(
         k_before=k_before,
         k_after=np.asarray(k_current),
         tau=np.asarray(tau),
         history=history,
-        metrics=metrics,
+        metrics=final.scalars,
         initial_exposure_rates=initial_rates,
-        final_exposure_rates=final_rates,
+        final_exposure_rates=final.exposure_rates,
     )

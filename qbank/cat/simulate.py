@@ -37,8 +37,12 @@ class _Carry(NamedTuple):
 
 
 def simulation_chunk_size(n_items: int) -> int:
-    """Simulees per chunk: keeps one ``(chunk, n_items)`` float32 array near 128 KiB."""
-    return int(max(8, min(256, 32768 // max(n_items, 1))))
+    """Simulees per chunk: one ``(chunk, n_items)`` float32 array of about 2 MiB.
+
+    Measured on a 2-core CPU: larger chunks amortise the per-step overhead of the small EAP
+    operations, until the pool-wide arrays of a step fall out of the L2/L3 caches.
+    """
+    return int(max(32, min(1024, 524288 // max(n_items, 1))))
 
 
 def _simulate_one(

@@ -124,6 +124,8 @@ def test_a_lower_topic_tau_suppresses_that_topic(small_pool):
         ("topic_tau", {"a": 2.0}, "topic_tau"),
         ("topic_weights", {"a": -1}, "topic_weights"),
         ("n", 2.5, "n must"),
+        ("seed", 2**32, "seed"),
+        ("seed", -1, "seed"),
     ],
 )
 def test_bad_parameters_are_refused(field, value, message):
