@@ -4,6 +4,8 @@ from qbank.cat.metrics import ExposureMetrics, exposure_metrics, exposure_rates
 from qbank.cat.params import ABILITY_MODES, CalibrationParams, ThetaDist, parse_theta_dist
 from qbank.cat.select import (
     SELECTORS,
+    choose_next_item,
+    choose_next_items,
     select_sympson_hetter,
     select_sympson_hetter_batch,
     select_vanilla,
@@ -30,6 +32,8 @@ __all__ = [
     "SimResult",
     "ThetaDist",
     "calibrate_sh",
+    "choose_next_item",
+    "choose_next_items",
     "compile_simulation",
     "exposure_metrics",
     "exposure_rates",

@@ -12,9 +12,13 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from qbank.cat.rng import hashed_uniforms
+from qbank.errors import InvalidInputError
+from qbank.irt.model import ItemParams, information
 
 __all__ = [
     "SELECTORS",
+    "choose_next_item",
+    "choose_next_items",
     "lottery_score",
     "select_sympson_hetter",
     "select_sympson_hetter_batch",
@@ -96,3 +100,61 @@ def select_sympson_hetter_batch(
     info = jnp.asarray(info)
     keys = jax.random.split(key, info.shape[0])
     return jax.vmap(select_sympson_hetter, in_axes=(0, 0, 0, None))(keys, info, available, k)
+
+
+def _check_selector(selector: str) -> None:
+    if selector not in SELECTORS:
+        raise InvalidInputError(f"selector must be one of {', '.join(SELECTORS)}, got {selector!r}")
+
+
+def choose_next_item(
+    key: jax.Array,
+    items: ItemParams,
+    available: ArrayLike,
+    theta_hat: ArrayLike,
+    k: ArrayLike,
+    selector: str = "vanilla",
+) -> jax.Array:
+    """Index of the next item for one examinee, by DESIGN.md's rule ``selector``.
+
+    Args:
+        key: PRNG key (used by ``sympson_hetter`` only).
+        items: pool parameters, each ``(n_items,)``.
+        available: ``(n_items,)`` mask of candidates (not yet given, under the exposure cap).
+        theta_hat: the examinee's current ability estimate.
+        k: ``(n_items,)`` S–H exposure parameters (1.0 for items without a row).
+        selector: ``vanilla`` or ``sympson_hetter``.
+
+    Raises:
+        InvalidInputError: unknown selector, or no item available.
+    """
+    _check_selector(selector)
+    available = jnp.asarray(available, bool)
+    if not bool(available.any()):
+        raise InvalidInputError("no item is available to select")
+    info = information(theta_hat, items.a, items.b, items.c)
+    if selector == "vanilla":
+        return select_vanilla(info, available)
+    return select_sympson_hetter(key, info, available, k)
+
+
+def choose_next_items(
+    key: jax.Array,
+    items: ItemParams,
+    available: ArrayLike,
+    theta_hat: ArrayLike,
+    k: ArrayLike,
+    selector: str = "vanilla",
+) -> jax.Array:
+    """``choose_next_item`` for a batch of examinees, an independent lottery each.
+
+    ``available`` is ``(batch, n_items)`` and ``theta_hat`` ``(batch,)``; returns ``(batch,)``.
+    """
+    _check_selector(selector)
+    available = jnp.asarray(available, bool)
+    if not bool(available.any(axis=-1).all()):
+        raise InvalidInputError("every examinee needs at least one available item")
+    info = information(jnp.asarray(theta_hat)[:, None], items.a, items.b, items.c)
+    if selector == "vanilla":
+        return select_vanilla_batch(info, available)
+    return select_sympson_hetter_batch(key, info, available, k)

@@ -91,3 +91,55 @@ def test_sh_lottery_uniforms_are_uniform(n_items):
     assert np.all(np.abs(per_item_mean - 0.5) < 5 * np.sqrt(1 / 12 / 4000))
     first, second = uniforms[:, 0], uniforms[:, 1]
     assert abs(np.corrcoef(first, second)[0, 1]) < 4 / np.sqrt(4000)
+
+
+def _items():
+    from qbank.irt import ItemParams
+
+    return ItemParams(
+        jnp.array([1.0, 1.5, 1.2, 0.8]), jnp.array([-2.0, 0.0, 1.0, 2.0]), jnp.full(4, 0.2)
+    )
+
+
+def test_choose_next_item_uses_information_at_theta_hat():
+    from qbank.cat import choose_next_item
+
+    items, everything = _items(), jnp.ones(4, bool)
+    key = jax.random.key(0)
+    assert int(choose_next_item(key, items, everything, -2.0, jnp.ones(4))) == 0
+    assert int(choose_next_item(key, items, everything, 0.1, jnp.ones(4))) == 1
+    assert int(choose_next_item(key, items, everything, 2.2, jnp.ones(4))) == 3
+    without_1 = everything.at[1].set(False)
+    assert int(choose_next_item(key, items, without_1, 0.1, jnp.ones(4))) in {0, 2}
+    chosen = {
+        int(
+            choose_next_item(
+                jax.random.key(s), items, everything, 0.1, jnp.full(4, 0.5), "sympson_hetter"
+            )
+        )
+        for s in range(40)
+    }
+    assert len(chosen) > 1  # the lottery spreads choices
+
+
+def test_choose_next_items_batches_examinees():
+    from qbank.cat import choose_next_items
+
+    chosen = choose_next_items(
+        jax.random.key(0),
+        _items(),
+        jnp.ones((3, 4), bool),
+        jnp.array([-2.0, 0.1, 2.2]),
+        jnp.ones(4),
+    )
+    assert chosen.tolist() == [0, 1, 3]
+
+
+def test_choose_refuses_unknown_selector_and_empty_pool():
+    from qbank.cat import choose_next_item
+    from qbank.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="selector"):
+        choose_next_item(jax.random.key(0), _items(), jnp.ones(4, bool), 0.0, jnp.ones(4), "x")
+    with pytest.raises(InvalidInputError, match="no item is available"):
+        choose_next_item(jax.random.key(0), _items(), jnp.zeros(4, bool), 0.0, jnp.ones(4))
