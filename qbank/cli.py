@@ -71,7 +71,11 @@ def cli() -> None:
 )
 @click.option("--synthetic", type=int, help="Generate a pool of N items instead of reading one.")
 @click.option(
-    "--pool-seed", type=int, default=0, show_default=True, help="Seed of the generated pool."
+    "--pool-seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the generated pool.",
 )
 @click.option("--tau", type=float, default=0.2, show_default=True, help="Target exposure rate.")
 @click.option(
@@ -138,7 +142,7 @@ def calibrate_sh_command(
     from qbank.services.pool_files import demo_pool, generate_pool, read_pool_csv, write_k_csv
     from qbank.services.sh_calibration import calibrate_pool
 
-    if pool_path and synthetic is not None:
+    if pool_path is not None and synthetic is not None:
         raise click.UsageError("give either --pool or --synthetic, not both")
     params = CalibrationParams(
         tau=tau,
@@ -154,7 +158,7 @@ def calibrate_sh_command(
         topic_tau=_parse_topic_map("--topic-tau", topic_tau),
         topic_weights=_parse_topic_map("--topic-weights", topic_weights),
     )
-    if pool_path:
+    if pool_path is not None:
         pool = read_pool_csv(pool_path)
     elif synthetic is not None:
         pool = generate_pool(synthetic, pool_seed)

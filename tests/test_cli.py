@@ -77,6 +77,12 @@ def test_summary_table_and_out_file_round_trip(pool_csv, tmp_path):
     assert "final" in done.stdout
     assert "simulee-steps/s" in done.stdout
     again = read_pool_csv(out)
+    report = json.loads(
+        qbank("calibrate-sh", "--pool", str(pool_csv), *FAST, "--tau", "0.5", "--topic-tau",
+              '{"Neurology": 0.3}', "--json", "--quiet").stdout
+    )  # fmt: skip
+    assert again.k.tolist() == pytest.approx([row["after"] for row in report["k"]], abs=1e-7)
+    assert any(row["after"] != row["before"] for row in report["k"])
     assert again.qids == [f"Q{i}" for i in range(1, 9)]
     assert again.versions[2] == 2
     assert float(again.items.a[3]) == pytest.approx(1.0)  # empty cell took the default
@@ -118,6 +124,11 @@ def test_synthetic_pool(tmp_path):
         (["--synthetic", "0"], "at least 1 item"),
         (["--pool", "x.csv", "--synthetic", "5"], "not both"),
         (["--no-such-option"], "No such option"),
+        (["--theta-dist", "normal0,1e39"], "[-10, 10]"),
+        (["--pool-seed", "99999999999999999999"], "--pool-seed"),
+        (["--synthetic", "1000000000"], "at most 100000 items"),
+        (["--n", "1000000", "--test-len", "1000"], "n × test_len must be at most"),
+        (["--topic-weights", '{"Cardiology": 1e-320}'], "topic_weights[Cardiology]"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message):
@@ -136,10 +147,14 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
         ("qid,ver,topic,a,b,c", "Q1,1,T,1,0,0.2", "missing column(s) k"),
         ("qid,ver,topic,a,b,c,k", "Q1,1,T,one,0,0.2,1", "line 2: column a is not a number"),
         ("qid,ver,topic,a,b,c,k", "Q1,1,T,1,0,0.2,1.5", "line 2: k must be in [0, 1]"),
-        ("qid,ver,topic,a,b,c,k", "Q1,1,T,-1,0,0.2,1", "line 2: a must be > 0"),
+        ("qid,ver,topic,a,b,c,k", "Q1,1,T,-1,0,0.2,1", "line 2: a must be in (0, 10]"),
         ("qid,ver,topic,a,b,c,k", "Q1,x,T,1,0,0.2,1", "ver must be a positive integer"),
         ("qid,ver,topic,a,b,c,k", "Q1,1,T,1,0,0.2,1\nQ1,1,T,1,0,0.2,1", "line 3: duplicate"),
         ("qid,ver,topic,a,b,c,k", "", "has no items"),
+        ("qid,ver,topic,a,b,c,k", "Q1,1,T,3e38,0,0.2,1", "line 2: a must be in (0, 10]"),
+        ("qid,ver,topic,a,b,c,k", "Q1,1,T,1,1e30,0.2,1", "line 2: b must be in"),
+        ("qid,ver,topic,a,b,c,k", "Q1,²,T,1,0,0.2,1", "ver must be a positive integer"),
+        ("qid,ver,topic,a,b,c,k", "\n\nQ1,1,T,1,0,0.2,1\n\nQ2,1,T,x,0,0.2,1", "line 6: column a"),
     ],
 )
 def test_bad_pool_files_are_refused(tmp_path, header, row, message):

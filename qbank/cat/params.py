@@ -13,6 +13,9 @@ __all__ = ["ABILITY_MODES", "CalibrationParams", "ThetaDist", "parse_theta_dist"
 
 ABILITY_MODES = ("estimated", "true")
 MAX_SIMULEES = 1_000_000
+MAX_SIMULEE_STEPS = 20_000_000  # n × test_len: the per-position outputs must fit in memory
+MAX_THETA = 10.0
+MAX_TOPIC_WEIGHT = 1e6
 MAX_ITERS = 500
 
 _NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
@@ -39,8 +42,8 @@ def parse_theta_dist(text: str) -> ThetaDist:
             f"theta_dist must look like 'normal<mu>,<sd>' or 'uniform<lo>,<hi>', got {text!r}"
         )
     kind, first, second = match.group(1), float(match.group(2)), float(match.group(3))
-    if not (math.isfinite(first) and math.isfinite(second)):
-        raise InvalidInputError(f"theta_dist values must be finite, got {text!r}")
+    if not (abs(first) <= MAX_THETA and abs(second) <= MAX_THETA):
+        raise InvalidInputError(f"theta_dist values must lie in [-10, 10], got {text!r}")
     if kind == "normal":
         if second <= 0:
             raise InvalidInputError(f"theta_dist normal sd must be > 0, got {second}")
@@ -89,6 +92,11 @@ class CalibrationParams:
         _check_range("tau", self.tau, 0.0, 1.0, open_low=True)
         _check_count("n", self.n, 1, MAX_SIMULEES)
         _check_count("test_len", self.test_len, 1, 10_000)
+        if self.n * self.test_len > MAX_SIMULEE_STEPS:
+            steps = self.n * self.test_len
+            raise InvalidInputError(
+                f"n × test_len must be at most {MAX_SIMULEE_STEPS:,}, got {steps:,}"
+            )
         _check_count("iters", self.iters, 1, MAX_ITERS)
         _check_range("alpha", self.alpha, 0.0, 5.0, open_low=True)
         _check_range("floor", self.floor, 0.0, 1.0, open_low=False)
@@ -102,7 +110,7 @@ class CalibrationParams:
                 f"ability must be one of {', '.join(ABILITY_MODES)}, got {self.ability!r}"
             )
         self._check_topic_map("topic_tau", self.topic_tau, upper=1.0)
-        self._check_topic_map("topic_weights", self.topic_weights, upper=math.inf)
+        self._check_topic_map("topic_weights", self.topic_weights, upper=MAX_TOPIC_WEIGHT)
 
     @staticmethod
     def _check_topic_map(name: str, mapping: object, upper: float) -> None:
@@ -111,8 +119,8 @@ class CalibrationParams:
         for topic, value in mapping.items():
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise InvalidInputError(f"{name}[{topic}] must be a number, got {value!r}")
-            if not (math.isfinite(value) and 0 < value <= upper):
-                limit = "(0, 1]" if upper == 1.0 else "> 0"
+            if not (1e-6 <= value <= upper):  # ints of any size compare safely with floats
+                limit = "in [1e-06, 1]" if upper == 1.0 else f"in [1e-06, {upper:g}]"
                 raise InvalidInputError(f"{name}[{topic}] must be {limit}, got {value}")
 
     @property

@@ -132,6 +132,8 @@ def choose_next_item(
     available = jnp.asarray(available, bool)
     if not bool(available.any()):
         raise InvalidInputError("no item is available to select")
+    if not bool(jnp.isfinite(jnp.asarray(theta_hat))):
+        raise InvalidInputError(f"theta_hat must be finite, got {theta_hat}")
     info = information(theta_hat, items.a, items.b, items.c)
     if selector == "vanilla":
         return select_vanilla(info, available)
@@ -154,6 +156,8 @@ def choose_next_items(
     available = jnp.asarray(available, bool)
     if not bool(available.any(axis=-1).all()):
         raise InvalidInputError("every examinee needs at least one available item")
+    if not bool(jnp.isfinite(jnp.asarray(theta_hat)).all()):
+        raise InvalidInputError("theta_hat must be finite")
     info = information(jnp.asarray(theta_hat)[:, None], items.a, items.b, items.c)
     if selector == "vanilla":
         return select_vanilla_batch(info, available)

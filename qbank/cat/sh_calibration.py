@@ -27,7 +27,7 @@ from qbank.cat.params import CalibrationParams, ThetaDist
 from qbank.cat.simulate import simulate
 from qbank.errors import InvalidInputError
 from qbank.irt.eap import make_grid, prior_log_density
-from qbank.irt.model import ItemParams
+from qbank.irt.model import MAX_A, MAX_ABS_B, ItemParams
 
 __all__ = [
     "CalibrationResult",
@@ -168,8 +168,16 @@ def _as_item_params(items: ItemParams) -> ItemParams:
     if any(x.shape != (n_items,) for x in arrays):
         raise InvalidInputError("a, b and c must be 1-D arrays of the same length")
     a, b, c = arrays
-    if not (np.all(np.isfinite(arrays)) and np.all(a > 0) and np.all((c >= 0) & (c < 1))):
-        raise InvalidInputError("item parameters need finite values, a > 0 and c in [0, 1)")
+    valid = (
+        np.all(np.isfinite(arrays))
+        and np.all((a > 0) & (a <= MAX_A))
+        and np.all(np.abs(b) <= MAX_ABS_B)
+        and np.all((c >= 0) & (c < 1))
+    )
+    if not valid:
+        raise InvalidInputError(
+            f"item parameters need a in (0, {MAX_A:g}], |b| ≤ {MAX_ABS_B:g} and c in [0, 1)"
+        )
     return ItemParams(jnp.asarray(a), jnp.asarray(b), jnp.asarray(c))
 
 

@@ -17,6 +17,8 @@ __all__ = [
     "DEFAULT_A",
     "DEFAULT_B",
     "DEFAULT_C",
+    "MAX_A",
+    "MAX_ABS_B",
     "D",
     "ItemParams",
     "information",
@@ -29,6 +31,9 @@ D = 1.7
 
 DEFAULT_A, DEFAULT_B, DEFAULT_C = 1.0, 0.0, 0.2
 """Parameters of an item without calibration (DESIGN.md)."""
+
+MAX_A, MAX_ABS_B = 10.0, 20.0
+"""Bounds checked where item parameters enter (beyond them float32 overflows D·a·(θ − b))."""
 
 # exp(80) ≈ 5.5e34 stays finite in float32; beyond it the item is certain to be wrong anyway.
 _MAX_EXPONENT = 80.0

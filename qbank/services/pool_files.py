@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from qbank.cat import synthetic_pool
 from qbank.errors import InvalidInputError
-from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, ItemParams
+from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, MAX_A, MAX_ABS_B, ItemParams
 
 __all__ = [
     "POOL_COLUMNS",
@@ -25,6 +26,8 @@ __all__ = [
 ]
 
 POOL_COLUMNS = ("qid", "ver", "topic", "a", "b", "c", "k")
+MAX_POOL_SIZE = 100_000
+_Row = tuple[str, int, str, float, float, float, float]  # qid, ver, topic, a, b, c, k
 DEMO_TOPICS = (
     "Cardiology",
     "Nephrology",
@@ -71,19 +74,23 @@ def _number(row: dict[str, str], column: str, line: int, default: float) -> floa
     return value
 
 
-def _parse_row(row: dict[str, str], line: int) -> tuple[str, int, str, float, float, float, float]:
+def _parse_row(row: dict[str, str], line: int) -> _Row:
     qid = (row.get("qid") or "").strip()
     if not qid:
         raise InvalidInputError(f"line {line}: qid is empty")
     ver_text = (row.get("ver") or "").strip()
-    if not ver_text.isdigit() or int(ver_text) < 1:
+    if not re.fullmatch(r"[0-9]{1,9}", ver_text) or int(ver_text) < 1:
         raise InvalidInputError(f"line {line}: ver must be a positive integer, got {ver_text!r}")
     a = _number(row, "a", line, DEFAULT_A)
     b = _number(row, "b", line, DEFAULT_B)
     c = _number(row, "c", line, DEFAULT_C)
     k = _number(row, "k", line, 1.0)
-    if a <= 0:
-        raise InvalidInputError(f"line {line}: a must be > 0, got {a}")
+    if not 0 < a <= MAX_A:
+        raise InvalidInputError(f"line {line}: a must be in (0, {MAX_A:g}], got {a}")
+    if abs(b) > MAX_ABS_B:
+        raise InvalidInputError(
+            f"line {line}: b must be in [-{MAX_ABS_B:g}, {MAX_ABS_B:g}], got {b}"
+        )
     if not 0 <= c < 1:
         raise InvalidInputError(f"line {line}: c must be in [0, 1), got {c}")
     if not 0 <= k <= 1:
@@ -91,7 +98,21 @@ def _parse_row(row: dict[str, str], line: int) -> tuple[str, int, str, float, fl
     return qid, int(ver_text), (row.get("topic") or "").strip(), a, b, c, k
 
 
-def _pool_from_rows(rows: list[tuple[str, int, str, float, float, float, float]]) -> ItemPool:
+def _parse_rows(reader: csv.DictReader[str]) -> list[_Row]:
+    rows: list[_Row] = []
+    seen: set[tuple[str, int]] = set()
+    for row in reader:
+        parsed = _parse_row(row, reader.line_num)  # line_num counts blank lines too
+        if parsed[:2] in seen:
+            raise InvalidInputError(
+                f"line {reader.line_num}: duplicate item qid={parsed[0]} ver={parsed[1]}"
+            )
+        seen.add(parsed[:2])
+        rows.append(parsed)
+    return rows
+
+
+def _pool_from_rows(rows: list[_Row]) -> ItemPool:
     qids, versions, topics, a, b, c, k = (list(column) for column in zip(*rows, strict=True))
     items = ItemParams(*(jnp.asarray(values, jnp.float32) for values in (a, b, c)))
     return ItemPool(qids, versions, topics, items, np.asarray(k, np.float32))
@@ -116,18 +137,13 @@ def read_pool_csv(path: str | Path) -> ItemPool:
                     f"expected {','.join(POOL_COLUMNS)}"
                 )
             reader.fieldnames = header
-            rows = [_parse_row(row, line) for line, row in enumerate(reader, start=2)]
+            rows = _parse_rows(reader)
     except FileNotFoundError:
         raise InvalidInputError(f"pool file not found: {path}") from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError, csv.Error) as error:
         raise InvalidInputError(f"cannot read pool file {path}: {error}") from None
     if not rows:
         raise InvalidInputError(f"{path}: the pool has no items")
-    seen: set[tuple[str, int]] = set()
-    for line, (qid, ver, *_rest) in enumerate(rows, start=2):
-        if (qid, ver) in seen:
-            raise InvalidInputError(f"line {line}: duplicate item qid={qid} ver={ver}")
-        seen.add((qid, ver))
     return _pool_from_rows(rows)
 
 
@@ -135,6 +151,10 @@ def generate_pool(
     n_items: int, seed: int = 0, topics: tuple[str, ...] | None = None, prefix: str = "Q"
 ) -> ItemPool:
     """A synthetic pool (see ``qbank.cat.synthetic_pool``) with k = 1, topics in rotation."""
+    if isinstance(n_items, int) and n_items > MAX_POOL_SIZE:
+        raise InvalidInputError(
+            f"a generated pool has at most {MAX_POOL_SIZE} items, got {n_items}"
+        )
     items = synthetic_pool(jax.random.key(seed), n_items)
     topic_names = topics or tuple(f"T{index + 1:02d}" for index in range(10))
     qids = [f"{prefix}{index + 1:05d}" for index in range(n_items)]
@@ -159,6 +179,6 @@ def write_k_csv(path: str | Path, pool: ItemPool, k_after: np.ndarray) -> None:
             writer = csv.writer(handle)
             writer.writerow([*POOL_COLUMNS, "k_before"])
             for qid, ver, topic, *numbers in columns:
-                writer.writerow([qid, ver, topic, *(f"{value:.6g}" for value in numbers)])
+                writer.writerow([qid, ver, topic, *(f"{value:.9g}" for value in numbers)])
     except OSError as error:
         raise InvalidInputError(f"cannot write {path}: {error.strerror}") from None

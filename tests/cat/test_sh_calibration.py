@@ -146,6 +146,21 @@ def test_test_longer_than_pool_is_refused(small_pool):
         calibrate_sh(CalibrationParams(test_len=41), small_pool, np.ones(40))
 
 
+def test_theta_dist_location_shifts_the_simulees(small_pool):
+    """With a shifted ability distribution the EAP estimates (N(0,1) prior) are pulled back
+    towards 0, so the bias is negative for mean 1.5 and positive for mean −1.5."""
+    results = {
+        mean: calibrate_sh(
+            CalibrationParams(n=400, test_len=10, iters=1, theta_dist=f"normal{mean},0.3"),
+            small_pool,
+            np.ones(40),
+        ).metrics["bias"]
+        for mean in (1.5, -1.5)
+    }
+    assert results[1.5] < -0.02
+    assert results[-1.5] > 0.02
+
+
 def test_true_ability_mode_and_uniform_thetas_run(small_pool):
     params = CalibrationParams(n=200, test_len=8, iters=2, ability="true", theta_dist="uniform-2,2")
     result = calibrate_sh(params, small_pool, np.ones(40))
