@@ -1,0 +1,77 @@
+"""Runtime configuration from ``QBANK_*`` environment variables, read once per entry point."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from qbank.errors import ConfigError
+
+__all__ = ["DEFAULT_SECRET", "Settings"]
+
+DEFAULT_SECRET = "dev-secret-change-me"
+ENVIRONMENTS = ("dev", "prod")
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "qbank"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything an entry point needs to build its engine, state store and job queue."""
+
+    database_url: str  # QBANK_DATABASE_URL; default sqlite:///<data dir>/qbank.db
+    redis_url: str | None = None  # QBANK_REDIS_URL; unset → in-process state and jobs
+    env: str = "dev"  # QBANK_ENV: dev | prod
+    secret: str = DEFAULT_SECRET  # QBANK_SECRET: JWT signing key; prod refuses the default
+    max_daily_exposures: int = 500  # QBANK_MAX_DAILY_EXPOSURES: per item version and UTC day
+    tenant_id: str = "default"  # QBANK_TENANT_ID: tenant of CLI commands and the demo
+    data_dir: Path = Path(".")  # QBANK_DATA_DIR: where the embedded database lives
+
+    def __post_init__(self) -> None:
+        if self.env not in ENVIRONMENTS:
+            raise ConfigError(f"QBANK_ENV must be dev or prod, got {self.env!r}")
+        if self.env == "prod" and (not self.secret or self.secret == DEFAULT_SECRET):
+            raise ConfigError("QBANK_ENV=prod needs QBANK_SECRET set to a non-default value")
+        if self.max_daily_exposures < 1:
+            raise ConfigError("QBANK_MAX_DAILY_EXPOSURES must be >= 1")
+        if not self.tenant_id:
+            raise ConfigError("QBANK_TENANT_ID must not be empty")
+        if not self.database_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg2:")):
+            raise ConfigError(
+                "QBANK_DATABASE_URL must be sqlite:///… or postgresql://…, "
+                f"got {self.database_url.split(':', 1)[0]}:…"
+            )
+
+    @property
+    def uses_redis(self) -> bool:
+        """True when state and jobs go to Redis/RQ."""
+        return bool(self.redis_url)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``QBANK_*`` variables (``os.environ`` by default).
+
+        Raises:
+            ConfigError: a value is missing or invalid.
+        """
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("QBANK_DATA_DIR") or _default_data_dir())
+        database_url = env.get("QBANK_DATABASE_URL") or f"sqlite:///{data_dir / 'qbank.db'}"
+        try:
+            max_daily = int(env.get("QBANK_MAX_DAILY_EXPOSURES", "500"))
+        except ValueError:
+            raise ConfigError("QBANK_MAX_DAILY_EXPOSURES must be an integer") from None
+        return cls(
+            database_url=database_url,
+            redis_url=env.get("QBANK_REDIS_URL") or None,
+            env=env.get("QBANK_ENV", "dev"),
+            secret=env.get("QBANK_SECRET", DEFAULT_SECRET),
+            max_daily_exposures=max_daily,
+            tenant_id=env.get("QBANK_TENANT_ID", "default"),
+            data_dir=data_dir,
+        )
