@@ -12,3 +12,35 @@ def small_pool():
     from qbank.cat import synthetic_pool
 
     return synthetic_pool(jax.random.key(11), 40)
+
+
+BACKENDS = ["embedded", "postgres"]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    """A fresh, empty database on each backend."""
+    if request.param == "embedded":
+        yield f"sqlite:///{tmp_path / 'qbank.db'}"
+        return
+    from tests.backends import postgres_schema
+
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def engine(database_url):
+    from qbank.store.db import init_schema, make_engine
+
+    engine = make_engine(database_url)
+    init_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine):
+    from qbank.store.db import make_session_factory
+
+    return make_session_factory(engine)

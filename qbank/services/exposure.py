@@ -1,0 +1,168 @@
+"""Exposure use cases: items with sh_p and recent attempts, setting sh_p, daily counters."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from qbank.errors import InvalidInputError, NotFoundError
+from qbank.state import StateStore
+from qbank.store.models import (
+    ItemExposureControl,
+    Question,
+    QuestionPublication,
+    QuestionVersion,
+    UserResponse,
+)
+
+__all__ = [
+    "ExposureItem",
+    "items_under_cap",
+    "list_exposure_items",
+    "record_exposure",
+    "set_sh_p",
+    "write_sh_p",
+]
+
+RECENT_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureItem:
+    """An item version with its S–H parameter and its attempts in the last 7 days."""
+
+    question_id: int
+    version: int
+    topic_id: int
+    sh_p: float
+    recent_attempts: int
+
+
+def list_exposure_items(
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    *,
+    exam_code: str | None = None,
+    limit: int = 100,
+    now: datetime | None = None,
+) -> list[ExposureItem]:
+    """Live item versions (of one exam, or all) with sh_p, most attempted first.
+
+    Items without an exposure row show sh_p 1.0 (DESIGN.md).
+    """
+    if not 1 <= limit <= 1000:
+        raise InvalidInputError(f"limit must be in [1, 1000], got {limit}")
+    since = (now or datetime.now(UTC)) - timedelta(days=RECENT_DAYS)
+    attempts = (
+        select(UserResponse.question_id, UserResponse.version,
+               func.count().label("attempts"))
+        .where(UserResponse.tenant_id == tenant_id, UserResponse.created_at >= since)
+        .group_by(UserResponse.question_id, UserResponse.version)
+        .subquery()
+    )  # fmt: skip
+    live = select(QuestionPublication.question_id, QuestionPublication.live_version).where(
+        QuestionPublication.tenant_id == tenant_id
+    )
+    if exam_code:
+        live = live.where(QuestionPublication.exam_code == exam_code)
+    live_items = live.distinct().subquery()
+    query = (
+        select(QuestionVersion.question_id, QuestionVersion.version, QuestionVersion.topic_id,
+               ItemExposureControl.sh_p, attempts.c.attempts)
+        .join(live_items, and_(live_items.c.question_id == QuestionVersion.question_id,
+                               live_items.c.live_version == QuestionVersion.version))
+        .join(Question, Question.id == QuestionVersion.question_id)
+        .outerjoin(ItemExposureControl, and_(
+            ItemExposureControl.question_id == QuestionVersion.question_id,
+            ItemExposureControl.version == QuestionVersion.version))
+        .outerjoin(attempts, and_(attempts.c.question_id == QuestionVersion.question_id,
+                                  attempts.c.version == QuestionVersion.version))
+        .where(Question.tenant_id == tenant_id, Question.is_deleted.is_(False))
+        .order_by(func.coalesce(attempts.c.attempts, 0).desc(), QuestionVersion.question_id)
+        .limit(limit)
+    )  # fmt: skip
+    with sessions() as session:
+        rows = session.execute(query).all()
+    return [
+        ExposureItem(int(qid), int(ver), int(topic_id), 1.0 if sh_p is None else float(sh_p),
+                     int(count or 0))
+        for qid, ver, topic_id, sh_p, count in rows
+    ]  # fmt: skip
+
+
+def _check_sh_p(sh_p: float) -> None:
+    if isinstance(sh_p, bool) or not isinstance(sh_p, int | float) or not math.isfinite(sh_p):
+        raise InvalidInputError(f"sh_p must be a number in [0, 1], got {sh_p!r}")
+    if not 0 <= sh_p <= 1:
+        raise InvalidInputError(f"sh_p must be in [0, 1], got {sh_p}")
+
+
+def write_sh_p(session: Session, values: Sequence[tuple[int, int, float]]) -> None:
+    """Upsert sh_p for (question_id, version, sh_p) rows inside the caller's transaction."""
+    now = datetime.now(UTC)
+    question_ids = sorted({qid for qid, _ver, _value in values})
+    existing = {
+        (row.question_id, row.version): row
+        for row in session.scalars(
+            select(ItemExposureControl).where(ItemExposureControl.question_id.in_(question_ids))
+        )
+    }
+    for qid, ver, value in values:
+        row = existing.get((qid, ver))
+        if row is None:
+            session.add(ItemExposureControl(question_id=qid, version=ver, sh_p=float(value),
+                                            updated_at=now))  # fmt: skip
+        else:
+            row.sh_p = float(value)
+            row.updated_at = now
+    session.flush()
+
+
+def set_sh_p(
+    sessions: sessionmaker[Session], tenant_id: str, question_id: int, version: int, sh_p: float
+) -> None:
+    """Set one item version's S–H parameter.
+
+    Raises:
+        InvalidInputError: sh_p outside [0, 1].
+        NotFoundError: no such version in the tenant.
+    """
+    _check_sh_p(sh_p)
+    with sessions.begin() as session:
+        found = session.scalar(
+            select(QuestionVersion.id)
+            .join(Question, Question.id == QuestionVersion.question_id)
+            .where(QuestionVersion.question_id == question_id, QuestionVersion.version == version,
+                   Question.tenant_id == tenant_id, Question.is_deleted.is_(False))
+        )  # fmt: skip
+        if found is None:
+            raise NotFoundError(f"question {question_id} version {version} not found")
+        write_sh_p(session, [(question_id, version, float(sh_p))])
+
+
+def _utc_day(now: datetime | None) -> date:
+    return (now or datetime.now(UTC)).astimezone(UTC).date()
+
+
+def record_exposure(
+    state: StateStore, tenant_id: str, question_id: int, version: int, now: datetime | None = None
+) -> int:
+    """Count one more exposure of an item version today (UTC); returns today's count."""
+    return state.incr_exposure(tenant_id, question_id, version, _utc_day(now))
+
+
+def items_under_cap(
+    state: StateStore,
+    tenant_id: str,
+    items: Sequence[tuple[int, int]],
+    max_daily_exposures: int,
+    now: datetime | None = None,
+) -> list[bool]:
+    """For each (question_id, version): is today's exposure count below the daily cap?"""
+    counts = state.exposure_counts(tenant_id, list(items), _utc_day(now))
+    return [count < max_daily_exposures for count in counts]

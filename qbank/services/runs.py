@@ -1,0 +1,474 @@
+"""Calibration runs: queued → running (progress, history) → done | failed | cancelled.
+
+A run row is the source of truth for its progress and result. ``execute_run`` is the job body
+(the RQ worker and the in-process runner both call it through ``qbank.jobs.tasks``); it claims
+the run atomically, so a retried job never runs or applies twice, and it applies new k values in
+the same transaction that marks the run done: all or nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from qbank.cat import CalibrationParams, IterationProgress
+from qbank.errors import ConflictError, InvalidInputError, NotFoundError
+from qbank.services.exposure import write_sh_p
+from qbank.services.item_pool import load_exam_pool
+from qbank.services.sh_calibration import calibrate_pool
+from qbank.store.models import CalibrationRun, Question
+
+__all__ = [
+    "DIFF_CSV_HEADER",
+    "RUN_STATUSES",
+    "RunDetail",
+    "apply_run",
+    "cancel_run",
+    "create_run",
+    "diff_csv",
+    "execute_run",
+    "fail_stale_runs",
+    "get_run",
+    "list_runs",
+    "params_from_json",
+    "rollback_run",
+    "set_job_id",
+]
+
+RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+DIFF_CSV_HEADER = ("qid", "ver", "sh_p_before", "sh_p_after", "delta")
+MAX_PAGE_SIZE = 200
+HEARTBEAT_INTERVAL_S = 10.0
+STALE_AFTER_S = 120.0
+
+
+class _CancelledError(Exception):
+    """Raised inside a running calibration when its run was cancelled."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; every timestamp QBank writes is UTC.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    aware = _aware(moment)
+    return aware.isoformat() if aware else None
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    """Everything known about a run, as plain data."""
+
+    id: str
+    kind: str
+    exam_code: str
+    status: str
+    dry_run: bool
+    params: dict[str, Any]
+    history: list[dict[str, float]]
+    result: dict[str, Any] | None
+    error: str | None
+    current_iter: int
+    total_iters: int
+    avg_exp: float | None
+    max_over: float | None
+    job_id: str | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    heartbeat_at: str | None
+    applied_at: str | None
+    rolled_back_at: str | None
+
+    def summary(self) -> dict[str, Any]:
+        """The fields of a run listing."""
+        keys = ("id", "exam_code", "status", "dry_run", "current_iter", "total_iters",
+                "created_at", "started_at", "finished_at")  # fmt: skip
+        return {key: getattr(self, key) for key in keys}
+
+    def as_dict(self) -> dict[str, Any]:
+        """All fields, JSON-ready."""
+        return dataclasses.asdict(self)
+
+
+def _detail(run: CalibrationRun) -> RunDetail:
+    return RunDetail(
+        id=str(run.id), kind=run.kind, exam_code=run.exam_code, status=run.status,
+        dry_run=run.dry_run, params=dict(run.params), history=list(run.history),
+        result=run.result, error=run.error, current_iter=run.current_iter,
+        total_iters=run.total_iters, avg_exp=run.avg_exp, max_over=run.max_over,
+        job_id=run.job_id, created_at=_iso(run.created_at), started_at=_iso(run.started_at),
+        finished_at=_iso(run.finished_at), heartbeat_at=_iso(run.heartbeat_at),
+        applied_at=_iso(run.applied_at), rolled_back_at=_iso(run.rolled_back_at),
+    )  # fmt: skip
+
+
+def params_from_json(values: dict[str, Any]) -> CalibrationParams:
+    """Rebuild validated parameters from a run's stored ``params``."""
+    names = {field.name for field in dataclasses.fields(CalibrationParams)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise InvalidInputError(f"unknown calibration parameter(s): {', '.join(unknown)}")
+    try:
+        return CalibrationParams(**values)
+    except TypeError as error:
+        raise InvalidInputError(f"bad calibration parameters: {error}") from None
+
+
+def _parse_run_id(run_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(run_id))
+    except ValueError:
+        raise NotFoundError(f"run {run_id!r} not found") from None
+
+
+def _run(session: Session, tenant_id: str, run_id: str, *, lock: bool = False) -> CalibrationRun:
+    query = select(CalibrationRun).where(
+        CalibrationRun.id == _parse_run_id(run_id), CalibrationRun.tenant_id == tenant_id
+    )
+    if lock:
+        query = query.with_for_update()
+    run = session.scalars(query).one_or_none()
+    if run is None:
+        raise NotFoundError(f"run {run_id} not found")
+    return run
+
+
+def create_run(
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    exam_code: str,
+    params: CalibrationParams,
+    *,
+    dry_run: bool = False,
+) -> str:
+    """Record a queued S–H calibration run of an exam; returns its id.
+
+    Raises:
+        NotFoundError: the exam has no live items.
+        InvalidInputError: the parameters do not fit the exam's pool.
+    """
+    pool = load_exam_pool(sessions, tenant_id, exam_code)
+    if pool.n_items == 0:
+        raise NotFoundError(f"exam {exam_code!r} has no live published items")
+    if params.test_len > pool.n_items:
+        raise InvalidInputError(
+            f"test_len ({params.test_len}) exceeds the exam's pool size ({pool.n_items})"
+        )
+    params.item_tau(pool.topics)
+    run_id = uuid.uuid4()
+    with sessions.begin() as session:
+        session.add(CalibrationRun(
+            id=run_id, tenant_id=tenant_id, kind="sh", exam_code=exam_code, status="queued",
+            dry_run=dry_run, params=dataclasses.asdict(params), history=[], current_iter=0,
+            total_iters=params.iters, created_at=_now(),
+        ))  # fmt: skip
+    return str(run_id)
+
+
+def set_job_id(sessions: sessionmaker[Session], tenant_id: str, run_id: str, job_id: str) -> None:
+    """Remember which job runs the run."""
+    with sessions.begin() as session:
+        _run(session, tenant_id, run_id).job_id = job_id
+
+
+def _claim(sessions: sessionmaker[Session], run_id: uuid.UUID) -> bool:
+    with sessions.begin() as session:
+        now = _now()
+        claimed = session.execute(
+            update(CalibrationRun)
+            .where(CalibrationRun.id == run_id, CalibrationRun.status == "queued")
+            .values(status="running", started_at=now, heartbeat_at=now)
+        )
+        return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _record_progress(
+    sessions: sessionmaker[Session], run_id: uuid.UUID, progress: IterationProgress
+) -> None:
+    with sessions.begin() as session:
+        run = session.get(CalibrationRun, run_id)
+        if run is None or run.status != "running":
+            raise _CancelledError
+        run.current_iter = progress.current_iter
+        run.avg_exp = progress.row["avg_exp"]
+        run.max_over = progress.row["max_over"]
+        run.history = [*run.history, progress.row]
+        run.heartbeat_at = _now()
+
+
+def _beat(sessions: sessionmaker[Session], run_id: uuid.UUID, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_INTERVAL_S):
+        with sessions.begin() as session:
+            session.execute(
+                update(CalibrationRun)
+                .where(CalibrationRun.id == run_id, CalibrationRun.status == "running")
+                .values(heartbeat_at=_now())
+            )
+
+
+def _result(report: Any) -> dict[str, Any]:
+    result = report.result
+    pool = report.pool
+    diff = [
+        {"qid": int(qid), "ver": ver, "before": round(float(before), 6),
+         "after": round(float(after), 6), "delta": round(float(after) - float(before), 6)}
+        for qid, ver, before, after in zip(pool.qids, pool.versions, result.k_before,
+                                           result.k_after, strict=True)
+    ]  # fmt: skip
+    return {
+        "updated": sum(1 for row in diff if row["delta"] != 0),
+        "history": result.history,
+        "metrics": result.metrics,
+        "diff": diff,
+        "exposure_rates_before": [round(float(x), 6) for x in result.initial_exposure_rates],
+        "exposure_rates_after": [round(float(x), 6) for x in result.final_exposure_rates],
+        "timing": {"compile_s": report.compile_s, "run_s": report.run_s,
+                   "simulee_steps_per_s": report.simulee_steps_per_s},
+    }  # fmt: skip
+
+
+def _finish(sessions: sessionmaker[Session], run_id: uuid.UUID, result: dict[str, Any]) -> None:
+    with sessions.begin() as session:
+        run = session.scalars(
+            select(CalibrationRun).where(CalibrationRun.id == run_id).with_for_update()
+        ).one()
+        if run.status != "running":
+            return  # cancelled (or failed as stale) meanwhile: change nothing
+        if not run.dry_run:
+            write_sh_p(session, [(row["qid"], row["ver"], row["after"]) for row in result["diff"]])
+            run.applied_at = _now()
+        run.status, run.result, run.finished_at = "done", result, _now()
+
+
+def _fail(sessions: sessionmaker[Session], run_id: uuid.UUID, error: str) -> None:
+    with sessions.begin() as session:
+        run = session.get(CalibrationRun, run_id)
+        if run is not None and run.status in ("queued", "running"):
+            run.status, run.error, run.finished_at = "failed", error, _now()
+
+
+def execute_run(
+    sessions: sessionmaker[Session],
+    run_id: str,
+    on_progress: Callable[[IterationProgress], Any] | None = None,
+) -> str:
+    """Run a queued calibration to its end; returns the final status.
+
+    Does nothing (and returns the current status) when the run is not queued, so a retried or
+    duplicated job is harmless. Errors are recorded on the run as ``failed`` and re-raised.
+    """
+    key = _parse_run_id(run_id)
+    if not _claim(sessions, key):
+        with sessions() as session:
+            run = session.get(CalibrationRun, key)
+            if run is None:
+                raise NotFoundError(f"run {run_id} not found")
+            return run.status
+    stop_beating = threading.Event()
+    beat = threading.Thread(target=_beat, args=(sessions, key, stop_beating), daemon=True)
+    beat.start()
+    try:
+        with sessions() as session:
+            run = session.get(CalibrationRun, key)
+            assert run is not None  # claimed above
+            tenant_id, exam_code, params = (
+                run.tenant_id,
+                run.exam_code,
+                params_from_json(run.params),
+            )
+
+        def progress(step: IterationProgress) -> None:
+            _record_progress(sessions, key, step)
+            if on_progress is not None:
+                on_progress(step)
+
+        pool = load_exam_pool(sessions, tenant_id, exam_code)
+        report = calibrate_pool(pool, params, on_iteration=progress)
+        _finish(sessions, key, _result(report))
+    except _CancelledError:
+        pass
+    except BaseException as error:
+        _fail(sessions, key, f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        stop_beating.set()
+        beat.join(timeout=5)
+    with sessions() as session:
+        run = session.get(CalibrationRun, key)
+        return run.status if run is not None else "failed"
+
+
+def cancel_run(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> RunDetail:
+    """Cancel a queued or running run; a running calibration stops after its iteration.
+
+    Raises:
+        ConflictError: the run already ended.
+    """
+    with sessions.begin() as session:
+        run = _run(session, tenant_id, run_id, lock=True)
+        if run.status not in ("queued", "running"):
+            raise ConflictError(
+                f"run {run_id} is {run.status}; only queued or running runs can be cancelled"
+            )
+        run.status, run.finished_at = "cancelled", _now()
+        return _detail(run)
+
+
+def get_run(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> RunDetail:
+    """One run of the tenant."""
+    with sessions() as session:
+        return _detail(_run(session, tenant_id, run_id))
+
+
+def _parse_day(name: str, value: str | date | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value[:10]) if value else None
+    except ValueError:
+        raise InvalidInputError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}") from None
+
+
+def list_runs(
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    *,
+    exam_code: str | None = None,
+    start: str | date | None = None,
+    end: str | date | None = None,
+    status: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[RunDetail], int]:
+    """Runs of the tenant, newest first, and the total count; ``end`` is inclusive."""
+    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidInputError(f"page must be >= 1 and page_size in [1, {MAX_PAGE_SIZE}]")
+    if status is not None and status not in RUN_STATUSES:
+        raise InvalidInputError(f"status must be one of {', '.join(RUN_STATUSES)}")
+    first, last = _parse_day("start", start), _parse_day("end", end)
+    query = select(CalibrationRun).where(CalibrationRun.tenant_id == tenant_id)
+    if exam_code:
+        query = query.where(CalibrationRun.exam_code == exam_code)
+    if status:
+        query = query.where(CalibrationRun.status == status)
+    if first:
+        query = query.where(
+            CalibrationRun.created_at >= datetime.combine(first, datetime.min.time(), UTC)
+        )
+    if last:
+        query = query.where(
+            CalibrationRun.created_at
+            < datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC)
+        )
+    with sessions() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        runs = session.scalars(
+            query.order_by(CalibrationRun.created_at.desc(), CalibrationRun.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+        return [_detail(run) for run in runs], int(total)
+
+
+def _done_result(run: CalibrationRun) -> dict[str, Any]:
+    if run.status != "done" or run.result is None:
+        raise ConflictError(f"run {run.id} is {run.status}; it has no result yet")
+    return run.result
+
+
+def diff_csv(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> str:
+    """The run's k changes as CSV: ``qid,ver,sh_p_before,sh_p_after,delta``."""
+    with sessions() as session:
+        result = _done_result(_run(session, tenant_id, run_id))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(DIFF_CSV_HEADER)
+    for row in result["diff"]:
+        writer.writerow([row["qid"], row["ver"], row["before"], row["after"], row["delta"]])
+    return buffer.getvalue()
+
+
+def _is_applied(run: CalibrationRun) -> bool:
+    applied, rolled_back = _aware(run.applied_at), _aware(run.rolled_back_at)
+    return applied is not None and (rolled_back is None or rolled_back < applied)
+
+
+def _write_values(session: Session, tenant_id: str, rows: list[dict[str, Any]], key: str) -> int:
+    question_ids = sorted({int(row["qid"]) for row in rows})
+    owned = set(session.scalars(
+        select(Question.id).where(Question.id.in_(question_ids), Question.tenant_id == tenant_id)
+    ))  # fmt: skip
+    missing = [qid for qid in question_ids if qid not in owned]
+    if missing:
+        raise ConflictError(f"questions {missing[:10]} of the run no longer exist; nothing changed")
+    write_sh_p(session, [(int(row["qid"]), int(row["ver"]), float(row[key])) for row in rows])
+    return len(rows)
+
+
+def apply_run(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> int:
+    """Write a finished run's new k (e.g. a dry run's) in one transaction; returns the rows.
+
+    Raises:
+        ConflictError: the run is not done, or its values are already applied.
+    """
+    with sessions.begin() as session:
+        run = _run(session, tenant_id, run_id, lock=True)
+        result = _done_result(run)
+        if _is_applied(run):
+            raise ConflictError(f"run {run_id} is already applied")
+        count = _write_values(session, tenant_id, result["diff"], "after")
+        run.applied_at = _now()
+        return count
+
+
+def rollback_run(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> int:
+    """Restore the k values a run found (its ``before``), in one transaction.
+
+    Raises:
+        ConflictError: the run's values are not applied.
+    """
+    with sessions.begin() as session:
+        run = _run(session, tenant_id, run_id, lock=True)
+        result = _done_result(run)
+        if not _is_applied(run):
+            raise ConflictError(f"run {run_id} is not applied; nothing to roll back")
+        count = _write_values(session, tenant_id, result["diff"], "before")
+        run.rolled_back_at = _now()
+        return count
+
+
+def fail_stale_runs(
+    sessions: sessionmaker[Session],
+    stale_after_s: float = STALE_AFTER_S,
+    now: datetime | None = None,
+) -> list[str]:
+    """Mark running runs whose heartbeat stopped as failed (their worker died); returns ids."""
+    cutoff = (now or _now()) - timedelta(seconds=stale_after_s)
+    with sessions.begin() as session:
+        stale = session.scalars(
+            select(CalibrationRun).where(CalibrationRun.status == "running",
+                                         CalibrationRun.heartbeat_at < cutoff).with_for_update()
+        ).all()  # fmt: skip
+        for run in stale:
+            run.status, run.finished_at = "failed", _now()
+            last_beat = _iso(run.heartbeat_at)
+            run.error = f"the worker stopped responding (last heartbeat {last_beat}); k unchanged"
+        return [str(run.id) for run in stale]
