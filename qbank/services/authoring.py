@@ -29,6 +29,7 @@ __all__ = [
     "add_version",
     "create_question",
     "get_or_create_topic",
+    "insert_question",
     "list_questions",
     "publish_version",
     "retire_version",
@@ -184,6 +185,35 @@ def _publish(
         publication.published_at = _now()
 
 
+def insert_question(session: Session, tenant_id: str, data: QuestionInput) -> QuestionCreated:
+    """Create a question inside the caller's transaction (see ``create_question``)."""
+    if data.external_ref is not None:
+        exists = session.scalar(
+            select(Question.id).where(
+                Question.tenant_id == tenant_id, Question.external_ref == data.external_ref
+            )
+        )
+        if exists is not None:
+            raise ConflictError(
+                f"a question with external_ref {data.external_ref!r} exists (id {exists})"
+            )
+    topic = get_or_create_topic(session, tenant_id, data.topic_name, data.blueprint_code)
+    question = Question(
+        tenant_id=tenant_id,
+        external_ref=data.external_ref,
+        created_by=data.created_by,
+        is_deleted=False,
+        created_at=_now(),
+    )
+    session.add(question)
+    session.flush()
+    _add_version_rows(session, question, 1, data, topic)
+    if data.publish:
+        _set_state(session, question.id, 1, "published")
+        _publish(session, tenant_id, question.id, 1, data.exam_code)
+    return QuestionCreated(question.id, 1, topic.id)
+
+
 def create_question(
     sessions: sessionmaker[Session], tenant_id: str, data: QuestionInput
 ) -> QuestionCreated:
@@ -194,30 +224,7 @@ def create_question(
     """
     try:
         with sessions.begin() as session:
-            if data.external_ref is not None:
-                exists = session.scalar(
-                    select(Question.id).where(Question.tenant_id == tenant_id,
-                                              Question.external_ref == data.external_ref)
-                )  # fmt: skip
-                if exists is not None:
-                    raise ConflictError(
-                        f"a question with external_ref {data.external_ref!r} exists (id {exists})"
-                    )
-            topic = get_or_create_topic(session, tenant_id, data.topic_name, data.blueprint_code)
-            question = Question(
-                tenant_id=tenant_id,
-                external_ref=data.external_ref,
-                created_by=data.created_by,
-                is_deleted=False,
-                created_at=_now(),
-            )
-            session.add(question)
-            session.flush()
-            _add_version_rows(session, question, 1, data, topic)
-            if data.publish:
-                _set_state(session, question.id, 1, "published")
-                _publish(session, tenant_id, question.id, 1, data.exam_code)
-            return QuestionCreated(question.id, 1, topic.id)
+            return insert_question(session, tenant_id, data)
     except IntegrityError as error:
         raise ConflictError(f"the question clashes with existing data: {error.orig}") from None
 

@@ -91,8 +91,8 @@ def test_other_tenants_cannot_touch_a_question(session_factory):
 def test_list_filters_search_and_pagination(session_factory):
     for i in range(7):
         topic = "Cardiology" if i % 2 else "Nephrology"
-        create_question(session_factory, TENANT, make_question(i, topic,
-                                                               stem_md=f"Case {i} with oedema"))  # fmt: skip
+        question = make_question(i, topic, stem_md=f"Case {i} with oedema")
+        create_question(session_factory, TENANT, question)
     page = list_questions(session_factory, TENANT, page=2, page_size=3)
     assert page.total == 7
     assert len(page.items) == 3
@@ -104,10 +104,10 @@ def test_list_filters_search_and_pagination(session_factory):
 
 
 def test_database_refuses_a_second_correct_option(session_factory):
-    created = create_question(session_factory, TENANT, make_question(1))
-    with pytest.raises(IntegrityError), session_factory.begin() as session:
-        option = session.scalars(
-            select(QuestionOption).where(QuestionOption.option_label == "B")
-        ).one()
-        option.is_correct = True
-    assert created.question_id
+    create_question(session_factory, TENANT, make_question(1))
+    session = session_factory()
+    option = session.scalars(select(QuestionOption).where(QuestionOption.option_label == "B")).one()
+    option.is_correct = True
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.close()

@@ -44,7 +44,9 @@ def test_run_lifecycle_applies_k_in_the_same_step(session_factory, exam):
     assert run.current_iter == 3
     assert [row["iter"] for row in run.history] == [1, 2, 3]
     assert run.max_over == pytest.approx(run.history[-1]["max_over"])
-    assert run.started_at and run.finished_at and run.applied_at
+    assert run.started_at
+    assert run.finished_at
+    assert run.applied_at
     diff = run.result["diff"]
     assert len(diff) == 40
     assert run.result["updated"] == sum(row["delta"] != 0 for row in diff) > 0
@@ -90,7 +92,7 @@ def test_diff_csv_has_the_agreed_header_and_a_row_per_item(session_factory, exam
     rows = list(csv.reader(io.StringIO(diff_csv(session_factory, TENANT, run_id))))
     assert rows[0] == ["qid", "ver", "sh_p_before", "sh_p_after", "delta"]
     assert len(rows) == 41
-    qid, ver, before, after, delta = rows[1]
+    _qid, _ver, before, after, delta = rows[1]
     assert float(after) - float(before) == pytest.approx(float(delta), abs=1e-5)
 
 

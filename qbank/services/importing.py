@@ -1,0 +1,184 @@
+"""Bulk import of questions from JSON or CSV, all or nothing."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from qbank.errors import ConflictError, InvalidInputError
+from qbank.services.authoring import (
+    DEFAULT_EXAM_CODE,
+    OPTION_LABELS,
+    OptionInput,
+    QuestionInput,
+    insert_question,
+)
+from qbank.services.exposure import write_sh_p
+from qbank.store.models import ItemCalibration
+
+__all__ = ["ImportItem", "ImportReport", "import_questions", "read_import_file"]
+
+MAX_IMPORT_ITEMS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class ImportItem:
+    """A question to import with optional 3PL parameters and S–H k."""
+
+    question: QuestionInput
+    a: float | None = None
+    b: float | None = None
+    c: float | None = None
+    sh_p: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What an import created."""
+
+    created: int
+    question_ids: list[int]
+
+
+def _number(record: dict[str, Any], name: str, where: str) -> float | None:
+    value = record.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{where}: {name} is not a number: {value!r}") from None
+    if not math.isfinite(number):
+        raise InvalidInputError(f"{where}: {name} must be finite")
+    return number
+
+
+def _item(record: dict[str, Any], where: str, created_by: str) -> ImportItem:
+    if not isinstance(record, dict):
+        raise InvalidInputError(f"{where}: expected an object")
+    options_raw = record.get("options")
+    if options_raw is None:  # CSV: option_a … option_j and correct_option
+        correct = str(record.get("correct_option") or "").strip().upper()
+        options_raw = [
+            {"label": label, "text_md": record[f"option_{label.lower()}"],
+             "is_correct": label == correct}
+            for label in OPTION_LABELS
+            if str(record.get(f"option_{label.lower()}") or "").strip()
+        ]  # fmt: skip
+    if not isinstance(options_raw, list) or not all(isinstance(o, dict) for o in options_raw):
+        raise InvalidInputError(f"{where}: options must be a list of objects")
+    try:
+        options = tuple(
+            OptionInput(str(o.get("label", "")), str(o.get("text_md") or o.get("text") or ""),
+                        bool(o.get("is_correct", False)))
+            for o in options_raw
+        )  # fmt: skip
+        publish = record.get("publish", True)
+        question = QuestionInput(
+            topic_name=str(record.get("topic_name") or ""),
+            stem_md=str(record.get("stem_md") or ""),
+            lead_in=str(record.get("lead_in") or ""),
+            rationale_md=str(record.get("rationale_md") or ""),
+            difficulty_label=str(record.get("difficulty_label") or ""), options=options,
+            external_ref=(str(record["external_ref"]) if record.get("external_ref") else None),
+            exam_code=str(record.get("exam_code") or DEFAULT_EXAM_CODE),
+            publish=publish if isinstance(publish, bool) else str(publish).lower() != "false",
+            bloom_level=record.get("bloom_level") or None, created_by=created_by,
+        )  # fmt: skip
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{where}: {error}") from None
+    values = {name: _number(record, name, where) for name in ("a", "b", "c", "sh_p")}
+    if values["a"] is not None and not 0 < values["a"] <= 10:
+        raise InvalidInputError(f"{where}: a must be in (0, 10]")
+    if values["c"] is not None and not 0 <= values["c"] < 1:
+        raise InvalidInputError(f"{where}: c must be in [0, 1)")
+    if values["sh_p"] is not None and not 0 <= values["sh_p"] <= 1:
+        raise InvalidInputError(f"{where}: sh_p must be in [0, 1]")
+    return ImportItem(question, values["a"], values["b"], values["c"], values["sh_p"])
+
+
+def read_import_file(path: str | Path, created_by: str = "import") -> list[ImportItem]:
+    """Parse and validate every question of a ``.json`` (list of objects) or ``.csv`` file.
+
+    Raises:
+        InvalidInputError: unreadable file or any invalid record (named by its position).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InvalidInputError(f"import file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInputError(f"cannot read {path}: {error}") from None
+    if path.suffix.lower() == ".json":
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InvalidInputError(
+                f"{path} is not valid JSON: {error.msg} (line {error.lineno})"
+            ) from None
+        if not isinstance(records, list):
+            raise InvalidInputError(f"{path}: expected a JSON list of questions")
+        items = [_item(r, f"question {i + 1}", created_by) for i, r in enumerate(records)]
+    elif path.suffix.lower() == ".csv":
+        reader = csv.DictReader(text.splitlines())
+        items = [_item(dict(r), f"line {reader.line_num}", created_by) for r in reader]
+    else:
+        raise InvalidInputError(f"import files must end in .json or .csv, got {path.name}")
+    if not items:
+        raise InvalidInputError(f"{path} holds no questions")
+    if len(items) > MAX_IMPORT_ITEMS:
+        raise InvalidInputError(f"at most {MAX_IMPORT_ITEMS} questions per import")
+    refs = [item.question.external_ref for item in items if item.question.external_ref]
+    duplicates = sorted({ref for ref in refs if refs.count(ref) > 1})
+    if duplicates:
+        raise InvalidInputError(f"duplicate external_ref in the file: {', '.join(duplicates[:5])}")
+    return items
+
+
+def insert_items(session: Session, tenant_id: str, items: list[ImportItem]) -> list[int]:
+    """Insert validated items inside the caller's transaction; returns question ids."""
+    now = datetime.now(UTC)
+    ids: list[int] = []
+    exposure: list[tuple[int, int, float]] = []
+    for item in items:
+        created = insert_question(session, tenant_id, item.question)
+        ids.append(created.question_id)
+        if item.a is not None or item.b is not None or item.c is not None:
+            session.add(ItemCalibration(
+                question_id=created.question_id, version=1, model="3pl",
+                a=item.a if item.a is not None else 1.0, b=item.b if item.b is not None else 0.0,
+                c=item.c if item.c is not None else 0.2, n_respondents=0, updated_at=now,
+            ))  # fmt: skip
+        if item.sh_p is not None:
+            exposure.append((created.question_id, 1, item.sh_p))
+    session.flush()
+    if exposure:
+        write_sh_p(session, exposure)
+    return ids
+
+
+def import_questions(
+    sessions: sessionmaker[Session], tenant_id: str, path: str | Path, created_by: str = "import"
+) -> ImportReport:
+    """Import every question of a file in one transaction: all of them or none.
+
+    Raises:
+        InvalidInputError: a bad record (nothing is written).
+        ConflictError: an external_ref already exists in the tenant (nothing is written).
+    """
+    items = read_import_file(path, created_by)
+    try:
+        with sessions.begin() as session:
+            ids = insert_items(session, tenant_id, items)
+    except IntegrityError as error:
+        raise ConflictError(f"import clashes with existing data: {error.orig}") from None
+    return ImportReport(len(ids), ids)

@@ -1,0 +1,1 @@
+"""Storage: the SQLAlchemy models of ``sql/schema.sql``, engines and schema creation."""
