@@ -1,25 +1,14 @@
-"""The ``qbank`` command line: parse, call a service, print.
-
-Every failure the user can cause ends as one line on stderr and exit status 2.
-"""
+"""``qbank calibrate-sh``: on a pool file, a generated pool, the demo pool, or an exam."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 import click
 
-from qbank.errors import QBankError
-
-__all__ = ["cli", "main"]
-
-
-def _fail(message: str) -> None:
-    click.echo(f"qbank: error: {message}", err=True)
-    sys.exit(2)
+__all__ = ["calibrate_sh_command"]
 
 
 def _parse_topic_map(option: str, text: str | None) -> dict[str, float]:
@@ -56,13 +45,7 @@ class _Progress:
         click.echo(("\r" if self.in_place else "") + line + end, err=True, nl=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="qbank")
-def cli() -> None:
-    """QBank: question bank with computerized adaptive testing."""
-
-
-@cli.command("calibrate-sh")
+@click.command("calibrate-sh")
 @click.option(
     "--pool",
     "pool_path",
@@ -112,6 +95,8 @@ def cli() -> None:
     type=click.Path(dir_okay=False),
     help="Write the pool with its new k as CSV.",
 )
+@click.option("--exam", "exam_code", help="Calibrate an exam in the database and record a run.")
+@click.option("--dry-run", is_flag=True, help="With --exam: record the new k without applying it.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def calibrate_sh_command(
@@ -131,6 +116,8 @@ def calibrate_sh_command(
     topic_tau: str | None,
     topic_weights: str | None,
     out_path: str | None,
+    exam_code: str | None,
+    dry_run: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -142,8 +129,11 @@ def calibrate_sh_command(
     from qbank.services.pool_files import demo_pool, generate_pool, read_pool_csv, write_k_csv
     from qbank.services.sh_calibration import calibrate_pool
 
-    if pool_path is not None and synthetic is not None:
-        raise click.UsageError("give either --pool or --synthetic, not both")
+    sources = [pool_path is not None, synthetic is not None, exam_code is not None]
+    if sum(sources) > 1:
+        raise click.UsageError("give one of --pool, --synthetic and --exam")
+    if dry_run and exam_code is None:
+        raise click.UsageError("--dry-run needs --exam")
     params = CalibrationParams(
         tau=tau,
         n=n_simulees,
@@ -158,6 +148,11 @@ def calibrate_sh_command(
         topic_tau=_parse_topic_map("--topic-tau", topic_tau),
         topic_weights=_parse_topic_map("--topic-weights", topic_weights),
     )
+    if exam_code is not None:
+        if out_path:
+            raise click.UsageError("--out works with --pool or --synthetic; use 'qbank runs show'")
+        _calibrate_exam(exam_code, params, dry_run, as_json, quiet)
+        return
     if pool_path is not None:
         pool = read_pool_csv(pool_path)
     elif synthetic is not None:
@@ -181,21 +176,15 @@ def calibrate_sh_command(
         click.echo(format_calibration_report(report, out_path))
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the ``qbank`` console script."""
-    try:
-        cli.main(
-            args=list(argv) if argv is not None else None, prog_name="qbank", standalone_mode=False
-        )
-    except QBankError as error:
-        _fail(str(error))
-    except click.UsageError as error:
-        _fail(error.format_message())
-    except click.ClickException as error:
-        _fail(error.format_message())
-    except click.Abort:
-        _fail("aborted")
+def _calibrate_exam(exam_code: str, params: Any, dry_run: bool, as_json: bool, quiet: bool) -> None:
+    from qbank.cli.store import open_sessions, print_run
+    from qbank.services.runs import create_run, execute_run, get_run
+    from qbank.settings import Settings
 
-
-if __name__ == "__main__":
-    main()
+    settings = Settings.from_env()
+    sessions = open_sessions(settings)
+    run_id = create_run(sessions, settings.tenant_id, exam_code, params, dry_run=dry_run)
+    if not quiet:
+        click.echo(f"qbank: run {run_id} on {exam_code}", err=True)
+    execute_run(sessions, run_id, on_progress=_Progress(params.iters, enabled=not quiet))
+    print_run(get_run(sessions, settings.tenant_id, run_id), as_json)

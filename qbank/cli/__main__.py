@@ -1,0 +1,5 @@
+"""``python -m qbank.cli``."""
+
+from qbank.cli.main import main
+
+main()
