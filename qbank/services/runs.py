@@ -22,7 +22,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.cat import CalibrationParams, IterationProgress
-from qbank.errors import ConflictError, InvalidInputError, NotFoundError
+from qbank.errors import ConflictError, InvalidInputError, NotFoundError, QBankError
+from qbank.jobs.queue import CALIBRATION_TASK, JobQueue
 from qbank.services.exposure import write_sh_p
 from qbank.services.item_pool import load_exam_pool
 from qbank.services.sh_calibration import calibrate_pool
@@ -42,7 +43,9 @@ __all__ = [
     "list_runs",
     "params_from_json",
     "rollback_run",
+    "run_status",
     "set_job_id",
+    "start_run",
 ]
 
 RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled")
@@ -472,3 +475,57 @@ def fail_stale_runs(
             last_beat = _iso(run.heartbeat_at)
             run.error = f"the worker stopped responding (last heartbeat {last_beat}); k unchanged"
         return [str(run.id) for run in stale]
+
+
+def start_run(
+    sessions: sessionmaker[Session],
+    queue: JobQueue,
+    tenant_id: str,
+    exam_code: str,
+    params: CalibrationParams,
+    *,
+    dry_run: bool = False,
+) -> tuple[str, str]:
+    """Record a run and queue its job; returns ``(job_id, run_id)``.
+
+    If the job cannot be queued the run is marked failed with the reason, and the error raised.
+    """
+    run_id = create_run(sessions, tenant_id, exam_code, params, dry_run=dry_run)
+    try:
+        job_id = queue.enqueue(CALIBRATION_TASK, run_id)
+    except QBankError as error:
+        _fail(sessions, uuid.UUID(run_id), f"could not queue the job: {error}")
+        raise
+    set_job_id(sessions, tenant_id, run_id, job_id)
+    return job_id, run_id
+
+
+def run_status(
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    *,
+    job_id: str | None = None,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """Progress of a run, found by its job id or its run id.
+
+    Returns the state, iterations, last figures and, once done, the result.
+    """
+    if (job_id is None) == (run_id is None):
+        raise InvalidInputError("give exactly one of job_id and run_id")
+    if run_id is None:
+        with sessions() as session:
+            found = session.scalar(
+                select(CalibrationRun.id).where(CalibrationRun.tenant_id == tenant_id,
+                                                CalibrationRun.job_id == job_id)
+            )  # fmt: skip
+        if found is None:
+            raise NotFoundError(f"job {job_id!r} not found")
+        run_id = str(found)
+    run = get_run(sessions, tenant_id, run_id)
+    return {
+        "run_id": run.id, "job_id": run.job_id, "state": run.status,
+        "current_iter": run.current_iter, "total_iters": run.total_iters,
+        "avg_exp": run.avg_exp, "max_over": run.max_over, "error": run.error,
+        "result": run.result if run.status == "done" else None,
+    }  # fmt: skip

@@ -192,3 +192,36 @@ def test_list_filters_and_pages(session_factory, exam):
         get_run(session_factory, "other-tenant", ids[1])
     with pytest.raises(NotFoundError):
         get_run(session_factory, TENANT, "not-a-uuid")
+
+
+def test_start_run_queues_and_status_follows_it(session_factory, exam, database_url, monkeypatch):
+    from qbank.jobs import InProcessJobQueue
+    from qbank.services.runs import run_status, start_run
+
+    monkeypatch.setenv("QBANK_DATABASE_URL", database_url)
+    queue = InProcessJobQueue()
+    job_id, run_id = start_run(session_factory, queue, TENANT, EXAM, PARAMS)
+    queue.wait(job_id, timeout_s=300)
+    by_job = run_status(session_factory, TENANT, job_id=job_id)
+    assert by_job == run_status(session_factory, TENANT, run_id=run_id)
+    assert (by_job["state"], by_job["current_iter"], by_job["total_iters"]) == ("done", 3, 3)
+    assert len(by_job["result"]["diff"]) == 40
+    with pytest.raises(NotFoundError):
+        run_status(session_factory, "other-tenant", job_id=job_id)
+    with pytest.raises(InvalidInputError):
+        run_status(session_factory, TENANT)
+    queue.shutdown()
+
+
+def test_a_job_that_cannot_be_queued_fails_its_run(session_factory, exam):
+    from qbank.errors import ConfigError
+    from qbank.jobs import RqJobQueue
+    from qbank.services.runs import start_run
+
+    unreachable = RqJobQueue("redis://127.0.0.1:1/0")
+    with pytest.raises(ConfigError, match="Redis"):
+        start_run(session_factory, unreachable, TENANT, EXAM, PARAMS)
+    runs, total = list_runs(session_factory, TENANT)
+    assert total == 1
+    assert runs[0].status == "failed"
+    assert "could not queue" in runs[0].error
