@@ -86,6 +86,7 @@ CREATE TABLE IF NOT EXISTS quiz_sessions (
     adaptive BOOLEAN NOT NULL,
     exam_code VARCHAR(64) NOT NULL,
     filters JSONB NOT NULL,
+    plan JSONB,
     num_questions INTEGER NOT NULL,
     stop_se DOUBLE PRECISION,
     status VARCHAR(16) NOT NULL,
@@ -126,7 +127,10 @@ CREATE TABLE IF NOT EXISTS user_responses (
     option_label VARCHAR(1) NOT NULL,
     is_correct BOOLEAN NOT NULL,
     time_taken_ms INTEGER,
+    idempotency_key VARCHAR(128),
     created_at TIMESTAMPTZ NOT NULL,
+    CONSTRAINT uq_user_responses_quiz_idempotency UNIQUE (quiz_id, idempotency_key),
+    CONSTRAINT uq_user_responses_quiz_item UNIQUE (quiz_id, question_id, version),
     CONSTRAINT fk_user_responses_version FOREIGN KEY (question_id, version)
         REFERENCES question_versions (question_id, version)
 );

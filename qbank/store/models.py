@@ -191,6 +191,7 @@ class QuizSession(Base):
     adaptive: Mapped[bool] = mapped_column(Boolean)
     exam_code: Mapped[str] = mapped_column(String(64))
     filters: Mapped[dict[str, Any]] = mapped_column(Json)
+    plan: Mapped[list[list[int]] | None] = mapped_column(Json)  # non-adaptive order
     num_questions: Mapped[int] = mapped_column(Integer)
     stop_se: Mapped[float | None] = mapped_column(Double)
     status: Mapped[str] = mapped_column(String(16))
@@ -225,6 +226,8 @@ class QuizItem(Base):
 class UserResponse(Base):
     __tablename__ = "user_responses"
     __table_args__ = (
+        UniqueConstraint("quiz_id", "idempotency_key", name="uq_user_responses_quiz_idempotency"),
+        UniqueConstraint("quiz_id", "question_id", "version", name="uq_user_responses_quiz_item"),
         _version_fk("user_responses"),
         Index("ix_user_responses_item_time", "question_id", "version", "created_at"),
     )
@@ -238,6 +241,7 @@ class UserResponse(Base):
     option_label: Mapped[str] = mapped_column(String(1))
     is_correct: Mapped[bool] = mapped_column(Boolean)
     time_taken_ms: Mapped[int | None] = mapped_column(Integer)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
