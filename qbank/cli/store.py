@@ -227,9 +227,16 @@ def worker_command(queue_name: str, burst: bool) -> None:
     stale = fail_stale_runs(open_sessions(settings))
     for run_id in stale:
         click.echo(f"qbank worker: run {run_id} had lost its worker; marked failed", err=True)
+    import redis
+
+    from qbank.errors import ConfigError
+
     queue = RqJobQueue(settings.redis_url, queue_name)
     click.echo(f"qbank worker: queue {queue_name} on {_redact(settings.redis_url)}", err=True)
-    queue.worker().work(burst=burst, with_scheduler=False)
+    try:
+        queue.worker().work(burst=burst, with_scheduler=False)
+    except redis.exceptions.ConnectionError as error:
+        raise ConfigError(f"cannot reach Redis at {_redact(settings.redis_url)}: {error}") from None
 
 
 COMMANDS = [db_group, import_command, seed_demo_command, runs_group, worker_command]

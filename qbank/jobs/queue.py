@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 import traceback
@@ -112,7 +113,10 @@ class RqJobQueue:
         from rq import Queue
         from rq.serializers import JSONSerializer
 
-        self._connection = redis.Redis.from_url(redis_url)
+        try:
+            self._connection = redis.Redis.from_url(redis_url)
+        except ValueError as error:
+            raise ConfigError(f"QBANK_REDIS_URL is not a Redis URL: {error}") from None
         self._queue = Queue(queue_name, connection=self._connection, serializer=JSONSerializer)
         self.redis_url, self.queue_name = redis_url, queue_name
 
@@ -162,10 +166,14 @@ def report_progress(meta: dict[str, Any]) -> None:
         from rq import get_current_job
     except ImportError:  # pragma: no cover - rq is a dependency; kept for the embedded runtime
         return
+    import redis
+
     job = get_current_job()
     if job is not None:
         job.meta.update(meta)
-        job.save_meta()  # type: ignore[no-untyped-call]
+        # Progress in job.meta is best effort: the run row has it anyway.
+        with contextlib.suppress(redis.exceptions.RedisError):
+            job.save_meta()  # type: ignore[no-untyped-call]
 
 
 _IN_PROCESS: dict[str, InProcessJobQueue] = {}

@@ -40,6 +40,9 @@ DEFAULT_EXAM_CODE = "DEMO-EXAM"
 DIFFICULTY_LABELS = ("easy", "medium", "hard")
 OPTION_LABELS = "ABCDEFGHIJ"
 MAX_PAGE_SIZE = 200
+# Column widths of sql/schema.sql, checked up front so PostgreSQL and SQLite refuse alike.
+_TEXT_LIMITS = {"topic_name": 200, "exam_code": 64, "external_ref": 128, "bloom_level": 32,
+                "blueprint_code": 64, "created_by": 128}  # fmt: skip
 
 
 def _now() -> datetime:
@@ -80,6 +83,17 @@ class QuestionInput:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise InvalidInputError(f"{name} must be a non-empty string")
+        for name, limit in _TEXT_LIMITS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, str) or len(value) > limit or "\x00" in value:
+                raise InvalidInputError(f"{name} must be text of at most {limit} characters")
+        texts = [self.stem_md, self.lead_in, self.rationale_md, *(o.text_md for o in self.options)]
+        if any("\x00" in text for text in texts if isinstance(text, str)):
+            raise InvalidInputError("text must not contain NUL characters")
+        if not all(isinstance(tag, str) and len(tag) <= 64 for tag in self.tags):
+            raise InvalidInputError("tags must be strings of at most 64 characters")
         if self.difficulty_label not in DIFFICULTY_LABELS:
             raise InvalidInputError(
                 f"difficulty_label must be one of {', '.join(DIFFICULTY_LABELS)}, "
@@ -92,8 +106,10 @@ class QuestionInput:
             raise InvalidInputError(f"option labels must be single letters A–J, got {labels}")
         if len(set(labels)) != len(labels):
             raise InvalidInputError(f"option labels must be unique, got {labels}")
-        if any(not option.text_md.strip() for option in self.options):
+        if any(not isinstance(o.text_md, str) or not o.text_md.strip() for o in self.options):
             raise InvalidInputError("every option needs text")
+        if any(not isinstance(option.is_correct, bool) for option in self.options):
+            raise InvalidInputError("is_correct must be true or false")
         correct = sum(option.is_correct for option in self.options)
         if correct != 1:
             raise InvalidInputError(f"exactly one option must be correct, got {correct}")

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from qbank.errors import InvalidInputError, NotFoundError
+from qbank.errors import ConflictError, InvalidInputError, NotFoundError
 from qbank.state import StateStore
 from qbank.store.models import (
     ItemExposureControl,
@@ -57,7 +58,7 @@ def list_exposure_items(
     """
     if not 1 <= limit <= 1000:
         raise InvalidInputError(f"limit must be in [1, 1000], got {limit}")
-    since = (now or datetime.now(UTC)) - timedelta(days=RECENT_DAYS)
+    since = (now or datetime.now(UTC)).astimezone(UTC) - timedelta(days=RECENT_DAYS)
     attempts = (
         select(UserResponse.question_id, UserResponse.version,
                func.count().label("attempts"))
@@ -133,6 +134,15 @@ def set_sh_p(
         NotFoundError: no such version in the tenant.
     """
     _check_sh_p(sh_p)
+    try:
+        _set_one(sessions, tenant_id, question_id, version, float(sh_p))
+    except IntegrityError:
+        raise ConflictError("sh_p of this item changed concurrently; try again") from None
+
+
+def _set_one(
+    sessions: sessionmaker[Session], tenant_id: str, question_id: int, version: int, sh_p: float
+) -> None:
     with sessions.begin() as session:
         found = session.scalar(
             select(QuestionVersion.id)
@@ -142,7 +152,7 @@ def set_sh_p(
         )  # fmt: skip
         if found is None:
             raise NotFoundError(f"question {question_id} version {version} not found")
-        write_sh_p(session, [(question_id, version, float(sh_p))])
+        write_sh_p(session, [(question_id, version, sh_p)])
 
 
 def _utc_day(now: datetime | None) -> date:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ def _item(record: dict[str, Any], where: str, created_by: str) -> ImportItem:
     try:
         options = tuple(
             OptionInput(str(o.get("label", "")), str(o.get("text_md") or o.get("text") or ""),
-                        bool(o.get("is_correct", False)))
+                        o.get("is_correct", False))
             for o in options_raw
         )  # fmt: skip
         publish = record.get("publish", True)
@@ -92,6 +93,7 @@ def _item(record: dict[str, Any], where: str, created_by: str) -> ImportItem:
             exam_code=str(record.get("exam_code") or DEFAULT_EXAM_CODE),
             publish=publish if isinstance(publish, bool) else str(publish).lower() != "false",
             bloom_level=record.get("bloom_level") or None, created_by=created_by,
+            tags=tuple(record.get("tags") or ()),
         )  # fmt: skip
     except InvalidInputError as error:
         raise InvalidInputError(f"{where}: {error}") from None
@@ -121,6 +123,8 @@ def read_import_file(path: str | Path, created_by: str = "import") -> list[Impor
     if path.suffix.lower() == ".json":
         try:
             records = json.loads(text)
+        except RecursionError:
+            raise InvalidInputError(f"{path} nests JSON too deeply") from None
         except json.JSONDecodeError as error:
             raise InvalidInputError(
                 f"{path} is not valid JSON: {error.msg} (line {error.lineno})"
@@ -129,7 +133,7 @@ def read_import_file(path: str | Path, created_by: str = "import") -> list[Impor
             raise InvalidInputError(f"{path}: expected a JSON list of questions")
         items = [_item(r, f"question {i + 1}", created_by) for i, r in enumerate(records)]
     elif path.suffix.lower() == ".csv":
-        reader = csv.DictReader(text.splitlines())
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         items = [_item(dict(r), f"line {reader.line_num}", created_by) for r in reader]
     else:
         raise InvalidInputError(f"import files must end in .json or .csv, got {path.name}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import logging
 import threading
 import uuid
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.cat import CalibrationParams, IterationProgress
@@ -53,6 +55,9 @@ DIFF_CSV_HEADER = ("qid", "ver", "sh_p_before", "sh_p_after", "delta")
 MAX_PAGE_SIZE = 200
 HEARTBEAT_INTERVAL_S = 10.0
 STALE_AFTER_S = 120.0
+
+
+_log = logging.getLogger(__name__)
 
 
 class _CancelledError(Exception):
@@ -219,12 +224,15 @@ def _record_progress(
 
 def _beat(sessions: sessionmaker[Session], run_id: uuid.UUID, stop: threading.Event) -> None:
     while not stop.wait(HEARTBEAT_INTERVAL_S):
-        with sessions.begin() as session:
-            session.execute(
-                update(CalibrationRun)
-                .where(CalibrationRun.id == run_id, CalibrationRun.status == "running")
-                .values(heartbeat_at=_now())
-            )
+        try:
+            with sessions.begin() as session:
+                session.execute(
+                    update(CalibrationRun)
+                    .where(CalibrationRun.id == run_id, CalibrationRun.status == "running")
+                    .values(heartbeat_at=_now())
+                )
+        except SQLAlchemyError as error:  # a missed beat is retried; one failure is not death
+            _log.warning("heartbeat of run %s failed: %s", run_id, error)
 
 
 def _result(report: Any) -> dict[str, Any]:
@@ -337,6 +345,7 @@ def cancel_run(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> 
 
 def get_run(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> RunDetail:
     """One run of the tenant."""
+    fail_stale_runs(sessions)
     with sessions() as session:
         return _detail(_run(session, tenant_id, run_id))
 
@@ -345,7 +354,11 @@ def _parse_day(name: str, value: str | date | None) -> date | None:
     if value is None or isinstance(value, date):
         return value
     try:
-        return date.fromisoformat(value[:10]) if value else None
+        if not value:
+            return None
+        return (
+            date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value).date()
+        )
     except ValueError:
         raise InvalidInputError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}") from None
 
@@ -367,6 +380,9 @@ def list_runs(
     if status is not None and status not in RUN_STATUSES:
         raise InvalidInputError(f"status must be one of {', '.join(RUN_STATUSES)}")
     first, last = _parse_day("start", start), _parse_day("end", end)
+    if first and last and first > last:
+        raise InvalidInputError(f"start ({first}) is after end ({last})")
+    fail_stale_runs(sessions)
     query = select(CalibrationRun).where(CalibrationRun.tenant_id == tenant_id)
     if exam_code:
         query = query.where(CalibrationRun.exam_code == exam_code)
@@ -464,7 +480,7 @@ def fail_stale_runs(
     now: datetime | None = None,
 ) -> list[str]:
     """Mark running runs whose heartbeat stopped as failed (their worker died); returns ids."""
-    cutoff = (now or _now()) - timedelta(seconds=stale_after_s)
+    cutoff = (now or _now()).astimezone(UTC) - timedelta(seconds=stale_after_s)
     with sessions.begin() as session:
         stale = session.scalars(
             select(CalibrationRun).where(CalibrationRun.status == "running",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -16,11 +17,23 @@ __all__ = ["SCHEMA_SQL", "init_schema", "make_engine", "make_session_factory"]
 SCHEMA_SQL = Path(__file__).resolve().parents[2] / "sql" / "schema.sql"
 
 
-def _enable_sqlite_foreign_keys(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+_SCHEMA_LOCK_ID = 7_274_551  # pg_advisory_xact_lock key: one schema creation at a time
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:
+    # Let SQLAlchemy's "begin" event start transactions itself (see _begin_immediate).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    # SQLite ignores SELECT … FOR UPDATE; taking the write lock when a transaction begins makes
+    # read-check-write use cases (cancel, finish, apply) as safe as row locks in PostgreSQL.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(database_url: str) -> Engine:
@@ -30,7 +43,8 @@ def make_engine(database_url: str) -> Engine:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_immediate)
         return engine
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg2")
@@ -52,6 +66,8 @@ def init_schema(engine: Engine) -> None:
         if not SCHEMA_SQL.is_file():
             raise ConfigError(f"schema file not found: {SCHEMA_SQL}")
         with engine.begin() as connection:
+            # Workers and commands starting together would race on CREATE … IF NOT EXISTS.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK_ID})")
             connection.exec_driver_sql(SCHEMA_SQL.read_text(encoding="utf-8"))
     else:
         Base.metadata.create_all(engine)

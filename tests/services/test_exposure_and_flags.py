@@ -29,6 +29,7 @@ def test_set_sh_p_validates_and_reaches_the_pool(session_factory, exam):
         set_sh_p(session_factory, TENANT, first, 9, 0.5)
     with pytest.raises(NotFoundError):
         set_sh_p(session_factory, "other-tenant", first, 1, 0.5)
+    pool = load_exam_pool(session_factory, TENANT, EXAM)  # the refused calls changed nothing
     assert pool.k[pool.qids.index(str(first))] == pytest.approx(0.3)
 
 

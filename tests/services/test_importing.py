@@ -78,3 +78,47 @@ def test_bad_files_are_refused(session_factory, tmp_path, name, content, message
     path.write_text(content)
     with pytest.raises(InvalidInputError, match=message):
         import_questions(session_factory, "t", path)
+
+
+def test_multiline_csv_fields_survive(session_factory, tmp_path):
+    path = write_csv(tmp_path / "q.csv", [row(1, stem_md="Line one\nline two")])
+    import_questions(session_factory, "t", path)
+    assert list_questions(session_factory, "t").items[0].stem_md == "Line one\nline two"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {
+                "options": [
+                    {"label": "A", "text_md": "x", "is_correct": "false"},
+                    {"label": "B", "text_md": "y", "is_correct": True},
+                ]
+            },
+            "true or false",
+        ),
+        ({"stem_md": "nul\x00byte"}, "NUL"),
+        ({"exam_code": "E" * 65}, "exam_code"),
+        ({"bloom_level": {"x": 1}}, "bloom_level"),
+    ],
+)
+def test_json_values_both_backends_would_store_differently_are_refused(
+    session_factory, tmp_path, change, message
+):
+    record = {"external_ref": "J-1", "topic_name": "Cardiology", "stem_md": "Stem",
+              "lead_in": "Q?", "rationale_md": "R", "difficulty_label": "easy",
+              "options": [{"label": "A", "text_md": "x", "is_correct": True},
+                          {"label": "B", "text_md": "y"}], **change}  # fmt: skip
+    path = tmp_path / "q.json"
+    path.write_text(json.dumps([record]))
+    with pytest.raises(InvalidInputError, match=message):
+        import_questions(session_factory, "t", path)
+    assert list_questions(session_factory, "t").total == 0
+
+
+def test_deeply_nested_json_is_refused(session_factory, tmp_path):
+    path = tmp_path / "q.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InvalidInputError, match="too deeply"):
+        import_questions(session_factory, "t", path)

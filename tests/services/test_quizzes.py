@@ -173,6 +173,6 @@ def test_bad_filters_are_refused(kwargs, message):
 
 
 def test_no_matching_items_is_refused(session_factory, exam):
+    filters = QuizFilters(exam_code=EXAM, topics=("Dermatology",))
     with pytest.raises(InvalidInputError, match="no live items"):
-        create_quiz(session_factory, TENANT, "s1",
-                    QuizFilters(exam_code=EXAM, topics=("Dermatology",)), adaptive=True)  # fmt: skip
+        create_quiz(session_factory, TENANT, "s1", filters, adaptive=True)

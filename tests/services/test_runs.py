@@ -225,3 +225,10 @@ def test_a_job_that_cannot_be_queued_fails_its_run(session_factory, exam):
     assert total == 1
     assert runs[0].status == "failed"
     assert "could not queue" in runs[0].error
+
+
+def test_start_after_end_is_refused(session_factory):
+    with pytest.raises(InvalidInputError, match="after end"):
+        list_runs(session_factory, TENANT, start="2026-02-01", end="2026-01-01")
+    with pytest.raises(InvalidInputError, match="ISO date"):
+        list_runs(session_factory, TENANT, start="2026-01-01xyz")

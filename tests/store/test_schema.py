@@ -53,3 +53,16 @@ def test_init_schema_is_idempotent(engine):
     init_schema(engine)
     init_schema(engine)
     assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
+
+
+def test_concurrent_schema_creation_on_postgres():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with postgres_schema() as url:
+        engines = [make_engine(url) for _ in range(4)]
+        try:
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(init_schema, engines))
+        finally:
+            for engine in engines:
+                engine.dispose()
