@@ -11,7 +11,7 @@ from qbank.errors import ConfigError
 
 __all__ = ["DEFAULT_SECRET", "Settings"]
 
-DEFAULT_SECRET = "dev-secret-change-me"
+DEFAULT_SECRET = "dev-secret-change-me-not-for-production"
 ENVIRONMENTS = ("dev", "prod")
 
 
@@ -31,12 +31,16 @@ class Settings:
     max_daily_exposures: int = 500  # QBANK_MAX_DAILY_EXPOSURES: per item version and UTC day
     tenant_id: str = "default"  # QBANK_TENANT_ID: tenant of CLI commands and the demo
     data_dir: Path = Path(".")  # QBANK_DATA_DIR: where the embedded database lives
+    rq_queue: str = "qbank"  # QBANK_RQ_QUEUE: the RQ queue jobs go to and workers serve
+    state_prefix: str = "qbank"  # QBANK_STATE_PREFIX: prefix of every Redis state key
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
             raise ConfigError(f"QBANK_ENV must be dev or prod, got {self.env!r}")
         if self.env == "prod" and (not self.secret or self.secret == DEFAULT_SECRET):
             raise ConfigError("QBANK_ENV=prod needs QBANK_SECRET set to a non-default value")
+        if self.env == "prod" and len(self.secret) < 32:
+            raise ConfigError("QBANK_SECRET must be at least 32 characters in prod (HS256 key)")
         if self.max_daily_exposures < 1:
             raise ConfigError("QBANK_MAX_DAILY_EXPOSURES must be >= 1")
         if not self.tenant_id:
@@ -74,4 +78,6 @@ class Settings:
             max_daily_exposures=max_daily,
             tenant_id=env.get("QBANK_TENANT_ID", "default"),
             data_dir=data_dir,
+            rq_queue=env.get("QBANK_RQ_QUEUE", "qbank"),
+            state_prefix=env.get("QBANK_STATE_PREFIX", "qbank"),
         )

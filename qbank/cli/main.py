@@ -27,10 +27,10 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from qbank.cli import calibrate, store
+    from qbank.cli import calibrate, serve, store
 
     cli.add_command(calibrate.calibrate_sh_command)
-    for command in store.COMMANDS:
+    for command in [*store.COMMANDS, *serve.COMMANDS]:
         cli.add_command(command)
 
 

@@ -212,9 +212,9 @@ def runs_cancel(run_id: str) -> None:
 
 
 @click.command("worker")
-@click.option("--queue", "queue_name", default="qbank", show_default=True)
+@click.option("--queue", "queue_name", help="RQ queue to serve (default: QBANK_RQ_QUEUE or qbank).")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-def worker_command(queue_name: str, burst: bool) -> None:
+def worker_command(queue_name: str | None, burst: bool) -> None:
     """Run background jobs from Redis (needs QBANK_REDIS_URL)."""
     from qbank.jobs.queue import RqJobQueue
     from qbank.services.runs import fail_stale_runs
@@ -231,6 +231,7 @@ def worker_command(queue_name: str, burst: bool) -> None:
 
     from qbank.errors import ConfigError
 
+    queue_name = queue_name or settings.rq_queue
     queue = RqJobQueue(settings.redis_url, queue_name)
     click.echo(f"qbank worker: queue {queue_name} on {_redact(settings.redis_url)}", err=True)
     try:

@@ -1,0 +1,1 @@
+"""QBank's HTTP API (Litestar): thin controllers over ``qbank`` services."""

@@ -1,0 +1,47 @@
+"""The Litestar application factory: ``uvicorn --factory api.app:create_app``."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from api.errors import domain_error_response
+from api.routes import admin, authoring, public, quizzes
+from api.runtime import Runtime, build_runtime
+from qbank import __version__
+from qbank.errors import QBankError
+from qbank.settings import Settings
+
+__all__ = ["create_app"]
+
+
+def _provide_runtime(state: State) -> Runtime:
+    runtime: Runtime = state.runtime
+    return runtime
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the app on ``settings`` (from ``QBANK_*`` variables when omitted)."""
+    runtime = build_runtime(settings or Settings.from_env())
+
+    def close() -> None:
+        runtime.engine.dispose()
+
+    return Litestar(
+        route_handlers=[
+            public.health,
+            public.login,
+            public.mock_login,
+            *authoring.ROUTES,
+            *quizzes.ROUTES,
+            *admin.ROUTES,
+        ],
+        dependencies={"runtime": Provide(_provide_runtime, sync_to_thread=False)},
+        exception_handlers={QBankError: domain_error_response},
+        state=State({"runtime": runtime}),
+        on_shutdown=[close],
+        openapi_config=OpenAPIConfig(title="QBank API", version=__version__),
+        signature_namespace={"Runtime": Runtime},
+    )

@@ -1,0 +1,168 @@
+"""Authoring: questions, versions, publication."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+from litestar import Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from api.runtime import Runtime
+from api.schemas import PublishIn, QuestionIn
+from api.security import current_principal, requires
+from qbank.services import authoring
+from qbank.services.authoring import OptionInput, QuestionInput
+
+__all__ = ["ROUTES"]
+
+AUTHORS = requires("author", "admin")
+PUBLISHERS = requires("publisher", "admin")
+READERS = requires("author", "publisher", "admin")
+QuestionId = Annotated[int, PathParameter(ge=1, le=2**62)]
+Version = Annotated[int, PathParameter(ge=1, le=1_000_000)]
+
+
+def _question_input(
+    data: QuestionIn, created_by: str, publish: bool | None = None
+) -> QuestionInput:
+    return QuestionInput(
+        topic_name=data.topic_name,
+        stem_md=data.stem_md,
+        lead_in=data.lead_in,
+        rationale_md=data.rationale_md,
+        difficulty_label=data.difficulty_label,
+        options=tuple(OptionInput(o.label, o.text_md, o.is_correct) for o in data.options),
+        external_ref=data.external_ref,
+        exam_code=data.exam_code,
+        publish=data.publish if publish is None else publish,
+        bloom_level=data.bloom_level,
+        tags=tuple(data.tags),
+        created_by=created_by,
+    )
+
+
+@post("/v1/author/questions", guards=[AUTHORS], sync_to_thread=True, tags=["authoring"])
+def create_question(
+    request: Request[Any, Any, Any], data: JSONBody[QuestionIn], runtime: NamedDependency[Runtime]
+) -> dict[str, int]:
+    """Create a question with its first version; published unless ``publish`` is false."""
+    principal = current_principal(request)
+    created = authoring.create_question(
+        runtime.sessions, principal.tenant_id, _question_input(data, principal.user_id)
+    )
+    return dataclasses.asdict(created)
+
+
+@get("/v1/author/questions", guards=[READERS], sync_to_thread=True, tags=["authoring"])
+def list_questions(
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    exam_code: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    topic: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    version_state: Annotated[str | None, QueryParameter(name="state", max_length=16)] = None,
+    q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """Newest version of each question, filtered and paginated."""
+    principal = current_principal(request)
+    result = authoring.list_questions(
+        runtime.sessions,
+        principal.tenant_id,
+        exam_code=exam_code,
+        topic=topic,
+        state=version_state,
+        search=q,
+        page=page,
+        page_size=page_size,
+    )
+    return {
+        "total": result.total,
+        "page": page,
+        "page_size": page_size,
+        "items": [dataclasses.asdict(item) for item in result.items],
+    }
+
+
+@post(
+    "/v1/author/questions/{question_id:int}/versions",
+    guards=[AUTHORS],
+    sync_to_thread=True,
+    tags=["authoring"],
+)
+def add_version(
+    request: Request[Any, Any, Any],
+    question_id: QuestionId,
+    data: JSONBody[QuestionIn],
+    runtime: NamedDependency[Runtime],
+) -> dict[str, int]:
+    """Add the next version of a question."""
+    principal = current_principal(request)
+    created = authoring.add_version(
+        runtime.sessions, principal.tenant_id, question_id, _question_input(data, principal.user_id)
+    )
+    return dataclasses.asdict(created)
+
+
+@post(
+    "/v1/author/questions/{question_id:int}/versions/{version:int}/publish",
+    guards=[PUBLISHERS],
+    sync_to_thread=True,
+    tags=["authoring"],
+    status_code=200,
+)
+def publish(
+    request: Request[Any, Any, Any],
+    question_id: QuestionId,
+    version: Version,
+    data: JSONBody[PublishIn],
+    runtime: NamedDependency[Runtime],
+) -> dict[str, Any]:
+    """Make a version the live one in an exam."""
+    principal = current_principal(request)
+    authoring.publish_version(
+        runtime.sessions, principal.tenant_id, question_id, version, data.exam_code
+    )
+    return {"question_id": question_id, "version": version, "exam_code": data.exam_code}
+
+
+@post(
+    "/v1/author/questions/{question_id:int}/versions/{version:int}/retire",
+    guards=[PUBLISHERS],
+    sync_to_thread=True,
+    tags=["authoring"],
+    status_code=200,
+)
+def retire(
+    request: Request[Any, Any, Any],
+    question_id: QuestionId,
+    version: Version,
+    runtime: NamedDependency[Runtime],
+) -> dict[str, Any]:
+    """Retire a version: it stops being live anywhere."""
+    authoring.retire_version(
+        runtime.sessions, current_principal(request).tenant_id, question_id, version
+    )
+    return {"question_id": question_id, "version": version, "state": "retired"}
+
+
+@delete(
+    "/v1/author/questions/{question_id:int}",
+    guards=[AUTHORS],
+    sync_to_thread=True,
+    tags=["authoring"],
+    status_code=200,
+)
+def soft_delete(
+    request: Request[Any, Any, Any], question_id: QuestionId, runtime: NamedDependency[Runtime]
+) -> dict[str, Any]:
+    """Hide a question everywhere (its rows stay for reports)."""
+    authoring.soft_delete_question(
+        runtime.sessions, current_principal(request).tenant_id, question_id
+    )
+    return {"question_id": question_id, "deleted": True}
+
+
+ROUTES = [create_question, list_questions, add_version, publish, retire, soft_delete]

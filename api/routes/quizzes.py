@@ -1,0 +1,127 @@
+"""Quizzes: create, next item, answer, summary, finish."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import PermissionDeniedException
+from litestar.params import HeaderParameter, JSONBody, PathParameter
+
+from api.runtime import Runtime
+from api.schemas import AnswerIn, QuizIn
+from api.security import current_principal, requires
+from qbank.services import quizzes
+from qbank.services.auth import Principal
+from qbank.services.quizzes import QuizFilters
+
+__all__ = ["ROUTES"]
+
+TAKERS = requires("student", "admin")
+ID = Annotated[str, PathParameter(max_length=64)]
+
+
+def _owner(principal: Principal) -> str | None:
+    # Admins may look at any quiz of their tenant; students only at their own.
+    return None if principal.has_any("admin") else principal.user_id
+
+
+@post("/v1/quizzes", guards=[TAKERS], sync_to_thread=True, tags=["quizzes"])
+def create_quiz(
+    request: Request[Any, Any, Any], data: JSONBody[QuizIn], runtime: NamedDependency[Runtime]
+) -> dict[str, Any]:
+    """Start a quiz; adaptive quizzes choose each item at the current θ̂."""
+    principal = current_principal(request)
+    if data.tenant_id is not None and data.tenant_id != principal.tenant_id:
+        raise PermissionDeniedException("tenant_id does not match your token")
+    f = data.filters
+    filters = QuizFilters(
+        tuple(f.topics), tuple(f.difficulty), f.num_questions, f.mode, f.exam_code, f.stop_se
+    )
+    created = quizzes.create_quiz(
+        runtime.sessions, principal.tenant_id, principal.user_id, filters, data.adaptive
+    )
+    return dataclasses.asdict(created)
+
+
+@get("/v1/quizzes/{quiz_id:str}/next", guards=[TAKERS], sync_to_thread=True, tags=["quizzes"])
+def next_item(
+    request: Request[Any, Any, Any], quiz_id: ID, runtime: NamedDependency[Runtime]
+) -> dict[str, Any]:
+    """The item to answer now (the same one until it is answered); never the answer."""
+    principal = current_principal(request)
+    served = quizzes.next_item(
+        runtime.sessions,
+        runtime.state,
+        principal.tenant_id,
+        _owner(principal),
+        quiz_id,
+        runtime.settings.max_daily_exposures,
+    )
+    return dataclasses.asdict(served)
+
+
+@post(
+    "/v1/quizzes/{quiz_id:str}/answers",
+    guards=[TAKERS],
+    sync_to_thread=True,
+    tags=["quizzes"],
+    status_code=200,
+)
+def answer(
+    request: Request[Any, Any, Any],
+    quiz_id: ID,
+    data: JSONBody[AnswerIn],
+    runtime: NamedDependency[Runtime],
+    idempotency_key: Annotated[
+        str | None, HeaderParameter(name="Idempotency-Key", max_length=128, min_length=1)
+    ] = None,
+) -> dict[str, Any]:
+    """Grade the answer to the served item; tutor mode explains, exam mode acknowledges."""
+    principal = current_principal(request)
+    result = quizzes.answer_item(
+        runtime.sessions,
+        principal.tenant_id,
+        _owner(principal),
+        quiz_id,
+        data.question_id,
+        data.selected,
+        data.time_taken_ms,
+        idempotency_key,
+    )
+    return {
+        "question_id": result.question_id,
+        "accepted": result.accepted,
+        "mode": result.mode,
+        "finished": result.finished,
+        **result.feedback,
+    }
+
+
+@get("/v1/quizzes/{quiz_id:str}", guards=[TAKERS], sync_to_thread=True, tags=["quizzes"])
+def get_quiz(
+    request: Request[Any, Any, Any], quiz_id: ID, runtime: NamedDependency[Runtime]
+) -> dict[str, Any]:
+    """Status, score, θ̂ and SE, per-topic results and items."""
+    principal = current_principal(request)
+    return quizzes.get_quiz(runtime.sessions, principal.tenant_id, _owner(principal), quiz_id)
+
+
+@post(
+    "/v1/quizzes/{quiz_id:str}/finish",
+    guards=[TAKERS],
+    sync_to_thread=True,
+    tags=["quizzes"],
+    status_code=200,
+)
+def finish(
+    request: Request[Any, Any, Any], quiz_id: ID, runtime: NamedDependency[Runtime]
+) -> dict[str, Any]:
+    """End the quiz now and return its summary (with rationales)."""
+    principal = current_principal(request)
+    return quizzes.finish_quiz(runtime.sessions, principal.tenant_id, _owner(principal), quiz_id)
+
+
+ROUTES = [create_quiz, next_item, answer, get_quiz, finish]

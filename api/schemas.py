@@ -1,0 +1,155 @@
+"""Request bodies (validated by msgspec: a bad field is a 400 naming it) and responses."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+__all__ = [
+    "AnswerIn",
+    "CalibrationStartIn",
+    "CohortIn",
+    "ExposureSetIn",
+    "FlagIn",
+    "LoginIn",
+    "LoginOut",
+    "MockLoginIn",
+    "OptionIn",
+    "PublishIn",
+    "QuestionIn",
+    "QuizFiltersIn",
+    "QuizIn",
+]
+
+Text = Annotated[str, Meta(min_length=1, max_length=20_000)]
+Name = Annotated[str, Meta(min_length=1, max_length=128)]
+Code = Annotated[str, Meta(min_length=1, max_length=64)]
+Role = Literal["student", "author", "publisher", "admin"]
+Unit = Annotated[float, Meta(ge=0, le=1)]
+
+
+class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Username and password; tenant_id defaults to the server's QBANK_TENANT_ID."""
+
+    username: Name
+    password: Annotated[str, Meta(min_length=1, max_length=1024)]
+    tenant_id: Code | None = None
+
+
+class LoginOut(msgspec.Struct):
+    """A bearer token and what it grants."""
+
+    access_token: str
+    token_type: str
+    roles: list[str]
+    tenant_id: str
+
+
+class MockLoginIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Development only: any user id and roles."""
+
+    user_id: Name
+    roles: Annotated[list[Role], Meta(min_length=1)]
+    tenant_id: Code | None = None
+
+
+class OptionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One answer option."""
+
+    label: Annotated[str, Meta(pattern="^[A-J]$")]
+    text_md: Text
+    is_correct: bool = False
+
+
+class QuestionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A question version: exactly one option must be correct."""
+
+    topic_name: Annotated[str, Meta(min_length=1, max_length=200)]
+    stem_md: Text
+    lead_in: Text
+    rationale_md: Text
+    difficulty_label: Literal["easy", "medium", "hard"]
+    options: Annotated[list[OptionIn], Meta(min_length=2, max_length=10)]
+    external_ref: Name | None = None
+    exam_code: Code = "DEMO-EXAM"
+    publish: bool = True
+    bloom_level: Annotated[str, Meta(max_length=32)] | None = None
+    tags: Annotated[list[Annotated[str, Meta(max_length=64)]], Meta(max_length=50)] = []
+
+
+class PublishIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The exam to publish to."""
+
+    exam_code: Code = "DEMO-EXAM"
+
+
+class QuizFiltersIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Which items a quiz draws from, how many, and when an adaptive quiz stops."""
+
+    topics: Annotated[list[Annotated[str, Meta(max_length=200)]], Meta(max_length=50)] = []
+    difficulty: list[Literal["easy", "medium", "hard"]] = []
+    num_questions: Annotated[int, Meta(ge=1, le=120)] = 40
+    mode: Literal["tutor", "exam"] = "tutor"
+    exam_code: Code = "DEMO-EXAM"
+    stop_se: Annotated[float, Meta(gt=0, le=1)] | None = None
+
+
+class QuizIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new quiz."""
+
+    filters: QuizFiltersIn = msgspec.field(default_factory=QuizFiltersIn)
+    adaptive: bool = True
+    tenant_id: Code | None = None
+
+
+class AnswerIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The answer to the served item."""
+
+    question_id: Annotated[int, Meta(ge=1, le=2**62)]
+    selected: Annotated[str, Meta(pattern="^[A-Ja-j]$")]
+    time_taken_ms: Annotated[int, Meta(ge=0, le=86_400_000)] | None = None
+
+
+class ExposureSetIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new Sympson–Hetter parameter for one item version."""
+
+    question_id: Annotated[int, Meta(ge=1, le=2**62)]
+    version: Annotated[int, Meta(ge=1, le=1_000_000)]
+    sh_p: Unit
+
+
+class CalibrationStartIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An iterative S–H calibration of an exam (DESIGN.md's parameters)."""
+
+    exam_code: Code = "DEMO-EXAM"
+    tau: Annotated[float, Meta(gt=0, le=1)] = 0.2
+    n: Annotated[int, Meta(ge=1, le=1_000_000)] = 400
+    test_len: Annotated[int, Meta(ge=1, le=10_000)] = 25
+    iters: Annotated[int, Meta(ge=1, le=500)] = 5
+    alpha: Annotated[float, Meta(gt=0, le=5)] = 0.6
+    theta_dist: Annotated[str, Meta(max_length=64)] = "normal0,1"
+    floor: Unit = 0.02
+    ceil: Annotated[float, Meta(gt=0, le=1)] = 1.0
+    topic_tau: dict[Annotated[str, Meta(max_length=200)], float] = {}
+    topic_weights: dict[Annotated[str, Meta(max_length=200)], float] = {}
+    seed: Annotated[int, Meta(ge=0, le=2**32 - 1)] = 0
+    ability: Literal["estimated", "true"] = "estimated"
+    dry_run: bool = False
+
+
+class FlagIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A feature flag."""
+
+    key: Name
+    enabled: bool
+    value: Any = None
+
+
+class CohortIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A cohort assignment."""
+
+    user_id: Name
+    cohort_key: Name
+    cohort_value: Annotated[str, Meta(min_length=1, max_length=256)]

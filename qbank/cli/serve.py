@@ -1,0 +1,119 @@
+"""``qbank serve``, ``qbank demo`` and ``qbank user add``."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+import click
+
+from qbank.settings import Settings
+
+__all__ = ["COMMANDS"]
+
+DEMO_ACCOUNTS = (
+    ("admin", ("admin",)),
+    ("author", ("author", "publisher")),
+    ("student", ("student",)),
+)
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+    )
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="API processes; with more than one, set QBANK_REDIS_URL and run 'qbank worker'.",
+)
+def serve_command(host: str, port: int, workers: int) -> None:
+    """Serve the HTTP API (OpenAPI docs at /schema)."""
+    settings = Settings.from_env()  # refuses a prod start with a default secret
+    if workers > 1 and not settings.redis_url:
+        raise click.UsageError("several workers share state through Redis: set QBANK_REDIS_URL")
+    _serve(host, port, workers)
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+def demo_command(host: str, port: int) -> None:
+    """The whole system on the embedded default: seeded demo exam, accounts, API."""
+    from qbank.cli.store import open_sessions
+    from qbank.services.auth import reset_user
+    from qbank.services.demo import seed_demo
+
+    settings = Settings.from_env()
+    sessions = open_sessions(settings)
+    click.echo("qbank demo: seeding the demo exam (first run takes a few seconds)…", err=True)
+    report = seed_demo(sessions, settings.tenant_id)
+    passwords = {}
+    for username, roles in DEMO_ACCOUNTS:
+        passwords[username] = secrets.token_urlsafe(9)
+        reset_user(sessions, settings.tenant_id, f"demo-{username}", passwords[username], roles)
+    base = f"http://{host}:{port}"
+    lines = [
+        "",
+        f"QBank demo — exam {report.exam_code} ({report.created + report.existing} items), "
+        f"tenant {settings.tenant_id}, database {settings.database_url}",
+        f"  API        {base}",
+        f"  API docs   {base}/schema/swagger",
+        f"  health     {base}/health",
+        "  logins (POST /v1/auth/login; new passwords on every start):",
+        *(
+            f"    demo-{name:<8} {passwords[name]:<14} roles: {', '.join(roles)}"
+            for name, roles in DEMO_ACCOUNTS
+        ),
+        "  Ctrl+C stops it.",
+        "",
+    ]
+    click.echo("\n".join(lines))
+    sys.stdout.flush()
+    _serve(host, port, 1)
+
+
+@click.group("user")
+def user_group() -> None:
+    """User accounts."""
+
+
+@user_group.command("add")
+@click.argument("username")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(["student", "author", "publisher", "admin"]),
+)
+@click.option("--tenant", help="Tenant (default: QBANK_TENANT_ID).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_add(
+    username: str, roles: tuple[str, ...], tenant: str | None, password_stdin: bool
+) -> None:
+    """Add a user with a hashed password (prompted unless --password-stdin)."""
+    from qbank.cli.store import open_sessions
+    from qbank.services.auth import create_user
+
+    settings = Settings.from_env()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    user_id = create_user(
+        open_sessions(settings), tenant or settings.tenant_id, username, password, roles
+    )
+    click.echo(f"user {username} ({', '.join(roles)}) added with id {user_id}")
+
+
+COMMANDS = [serve_command, demo_command, user_group]

@@ -1,0 +1,217 @@
+"""The HTTP API end to end on both runtimes (SQLite + in-process, PostgreSQL + Redis + RQ)."""
+
+import csv
+import io
+import time
+
+import pytest
+
+from tests.api.conftest import question_body, token
+
+
+def publish_exam(client, n=12):
+    author = token(client, "author")
+    ids = []
+    for i in range(n):
+        topic = ["Cardiology", "Nephrology", "Neurology"][i % 3]
+        response = client.post("/v1/author/questions", json=question_body(i, topic), headers=author)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["question_id"])
+    return ids
+
+
+def test_health_reports_the_backends(client, app_settings):
+    body = client.get("/health").json()
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
+    assert body["redis"] == ("ok" if app_settings.redis_url else "not configured")
+
+
+def test_login_and_token_checks(client):
+    wrong = client.post("/v1/auth/login", json={"username": "admin", "password": "nope-nope"})
+    assert wrong.status_code == 401
+    assert wrong.json()["detail"] == "wrong username or password"
+    assert client.post("/v1/auth/login", json={"username": "admin"}).status_code == 400
+    assert client.get("/v1/admin/exposure/items").status_code == 401
+    bad = client.get("/v1/admin/exposure/items", headers={"Authorization": "Bearer x.y.z"})
+    assert bad.status_code == 401
+    login = client.post("/v1/auth/login", json={"username": "admin", "password":
+                                                  "correct horse battery"}).json()  # fmt: skip
+    assert (login["token_type"], login["roles"]) == ("bearer", ["admin"])
+
+
+def test_mock_login_is_dev_only(client, app_settings):
+    response = client.post("/v1/auth/mock-login", json={"user_id": "u9", "roles": ["student"]})
+    assert response.status_code == 200
+    from dataclasses import replace
+
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+
+    prod = replace(app_settings, env="prod")
+    with TestClient(create_app(prod)) as prod_client:
+        denied = prod_client.post("/v1/auth/mock-login",
+                                  json={"user_id": "u9", "roles": ["admin"]})  # fmt: skip
+        assert denied.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("user", "method", "path", "status"),
+    [
+        ("student", "post", "/v1/author/questions", 403),
+        ("author", "get", "/v1/admin/exposure/items", 403),
+        ("author", "post", "/v1/quizzes", 403),
+        ("publisher", "post", "/v1/author/questions", 403),
+        ("student", "get", "/v1/admin/exposure/calibrate_sh/runs", 403),
+    ],
+)
+def test_roles_are_checked_on_every_route(client, user, method, path, status):
+    response = getattr(client, method)(
+        path,
+        headers=token(client, user),
+        **({"json": question_body(1)} if method == "post" else {}),
+    )
+    assert response.status_code == status
+
+
+def test_adaptive_tutor_quiz_moves_theta_toward_a_strong_student(client):
+    publish_exam(client)
+    student = token(client, "student")
+    quiz = client.post("/v1/quizzes", json={"filters": {"num_questions": 6, "exam_code": "EX"},
+                                             "adaptive": True}, headers=student)  # fmt: skip
+    assert quiz.status_code == 201, quiz.text
+    quiz_id = quiz.json()["quiz_id"]
+    for _ in range(6):
+        served = client.get(f"/v1/quizzes/{quiz_id}/next", headers=student)
+        assert served.status_code == 200, served.text
+        item = served.json()
+        assert "is_correct" not in str(item)
+        again = client.get(f"/v1/quizzes/{quiz_id}/next", headers=student).json()
+        assert again["question_id"] == item["question_id"]
+        answer = client.post(f"/v1/quizzes/{quiz_id}/answers", headers=student,
+                             json={"question_id": item["question_id"], "selected": "A",
+                                   "time_taken_ms": 900})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["correct"] is True
+        assert answer.json()["correct_option"] == "A"
+    assert client.get(f"/v1/quizzes/{quiz_id}/next", headers=student).status_code == 404
+    summary = client.get(f"/v1/quizzes/{quiz_id}", headers=student).json()
+    assert summary["status"] == "finished"
+    assert summary["score"] == 6
+    assert summary["theta"] > 1.0
+    assert (
+        client.get(f"/v1/quizzes/{quiz_id}", headers=token(client, "student2")).status_code == 404
+    )
+    outsider = token(client, "outsider", "other")
+    assert client.get(f"/v1/quizzes/{quiz_id}", headers=outsider).status_code == 404
+
+
+def test_exam_mode_conflicts_and_idempotency(client):
+    publish_exam(client, n=4)
+    student = token(client, "student")
+    quiz_id = client.post("/v1/quizzes", headers=student, json={
+        "filters": {"num_questions": 3, "mode": "exam", "exam_code": "EX"},
+        "adaptive": False}).json()["quiz_id"]  # fmt: skip
+    item = client.get(f"/v1/quizzes/{quiz_id}/next", headers=student).json()
+    other = client.post(f"/v1/quizzes/{quiz_id}/answers", headers=student,
+                        json={"question_id": 999999, "selected": "A"})  # fmt: skip
+    assert other.status_code == 409
+    body = {"question_id": item["question_id"], "selected": "B"}
+    keyed = {**student, "Idempotency-Key": "abc-1"}
+    first = client.post(f"/v1/quizzes/{quiz_id}/answers", headers=keyed, json=body)
+    assert first.status_code == 200
+    assert "correct_option" not in first.json()  # exam mode: acknowledgement only
+    retry = client.post(f"/v1/quizzes/{quiz_id}/answers", headers=keyed, json=body)
+    assert retry.json() == first.json()
+    twice = client.post(f"/v1/quizzes/{quiz_id}/answers", headers=student, json=body)
+    assert twice.status_code == 409
+    assert twice.json()["error"] == "ConflictError"
+    finished = client.post(f"/v1/quizzes/{quiz_id}/finish", headers=student).json()
+    assert finished["items"][0]["correct_option"] == "A"
+    assert finished["items"][0]["explanation"]["rationale_md"].startswith("Rationale")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/quizzes", {"filters": {"num_questions": 0}}),
+        ("/v1/quizzes", {"filters": {"mode": "practice"}}),
+        ("/v1/quizzes", {"filters": {"exam_code": "NOPE"}}),
+        ("/v1/quizzes", {"tenant_id": "other"}),
+        ("/v1/quizzes", "not json"),
+        ("/v1/quizzes", {"unknown_field": 1}),
+    ],
+)
+def test_bad_quiz_requests_are_4xx_with_json(client, path, body):
+    publish_exam(client, n=2)
+    student = token(client, "student")
+    kwargs = {"content": body} if isinstance(body, str) else {"json": body}
+    response = client.post(path, headers={**student, "Content-Type": "application/json"}, **kwargs)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()
+
+
+def test_admin_exposure_and_calibration_runs(client, app_settings):
+    ids = publish_exam(client, n=12)
+    admin = token(client, "admin")
+    items = client.get("/v1/admin/exposure/items?limit=5&exam_code=EX", headers=admin).json()
+    assert len(items) == 5
+    assert {"question_id", "version", "topic_id", "sh_p", "recent_attempts"} <= set(items[0])
+    bad = client.post("/v1/admin/exposure/set", headers=admin,
+                      json={"question_id": ids[0], "version": 1, "sh_p": 1.5})  # fmt: skip
+    assert bad.status_code == 400
+    ok = client.post("/v1/admin/exposure/set", headers=admin,
+                     json={"question_id": ids[0], "version": 1, "sh_p": 0.5})  # fmt: skip
+    assert ok.status_code == 200
+    started = client.post("/v1/admin/exposure/calibrate_sh/start", headers=admin, json={
+        "exam_code": "EX", "n": 100, "test_len": 4, "iters": 2, "dry_run": True})  # fmt: skip
+    assert started.status_code == 201, started.text
+    job_id, run_id = started.json()["job_id"], started.json()["run_id"]
+    if app_settings.redis_url:  # a worker serves the RQ queue
+        from qbank.jobs.queue import RqJobQueue
+
+        RqJobQueue(app_settings.redis_url, app_settings.rq_queue).worker().work(burst=True)
+    status = {}
+    for _ in range(300):
+        status = client.get(f"/v1/admin/exposure/calibrate_sh/status?job_id={job_id}",
+                            headers=admin).json()  # fmt: skip
+        if status["state"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert status["state"] == "done", status
+    assert (status["current_iter"], status["total_iters"]) == (2, 2)
+    listed = client.get("/v1/admin/exposure/calibrate_sh/runs?exam_code=EX&page_size=10",
+                        headers=admin)  # fmt: skip
+    assert listed.headers["X-Total-Count"] == "1"
+    assert listed.json()[0]["id"] == run_id
+    detail = client.get(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}", headers=admin).json()
+    assert {"params", "history", "result", "error", "created_at"} <= set(detail)
+    csv_text = client.get(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}/diff.csv",
+                          headers=admin).text  # fmt: skip
+    rows = list(csv.reader(io.StringIO(csv_text)))
+    assert rows[0] == ["qid", "ver", "sh_p_before", "sh_p_after", "delta"]
+    assert len(rows) == 13
+    applied = client.post(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}/apply", headers=admin)
+    assert applied.json()["applied"] == 12
+    again = client.post(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}/apply", headers=admin)
+    assert again.status_code == 409
+    missing = client.get("/v1/admin/exposure/calibrate_sh/runs/not-a-run", headers=admin)
+    assert missing.status_code == 404
+    outsider = token(client, "outsider", "other")
+    hidden = client.get(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}", headers=outsider)
+    assert hidden.status_code == 404
+
+
+def test_selector_flag_and_cohort(client):
+    admin = token(client, "admin")
+    flag = {"key": "selector_strategy", "enabled": True, "value": "sympson_hetter"}
+    assert client.post("/v1/admin/flags", headers=admin, json=flag).status_code == 200
+    cohort = {"user_id": "student", "cohort_key": "selector_strategy", "cohort_value": "dice"}
+    bad = client.post("/v1/admin/cohorts", headers=admin, json=cohort)
+    assert bad.status_code == 400
+
+
+def test_openapi_schema_is_served(client):
+    schema = client.get("/schema/openapi.json").json()
+    assert "/v1/quizzes/{quiz_id}/next" in schema["paths"]
