@@ -1,10 +1,13 @@
-"""One translation of domain errors to HTTP, for the whole app."""
+"""One translation of errors to HTTP, for the whole app: ``{"error", "detail"[, "extra"]}``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 
 from qbank.errors import (
     ConfigError,
@@ -15,7 +18,7 @@ from qbank.errors import (
     QBankError,
 )
 
-__all__ = ["domain_error_response"]
+__all__ = ["ERROR_RESPONSES", "ErrorBody", "domain_error_response", "http_error_response"]
 
 _STATUS: dict[type[QBankError], int] = {
     InvalidInputError: 400, PermissionDeniedError: 403, NotFoundError: 404, ConflictError: 409,
@@ -23,7 +26,43 @@ _STATUS: dict[type[QBankError], int] = {
 }  # fmt: skip
 
 
-def domain_error_response(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
-    """``{"error": ..., "detail": ...}`` with the status of the error's kind."""
+class ErrorBody(msgspec.Struct):
+    """What went wrong: the error's kind, a sentence for people, field details if any."""
+
+    error: str
+    detail: str
+    extra: Any = None
+
+
+def _body(
+    status: int, error: str, detail: str, extra: Any = None, headers: dict[str, str] | None = None
+) -> Response[ErrorBody]:
+    return Response(ErrorBody(error, detail, extra), status_code=status, headers=headers)
+
+
+def domain_error_response(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    """A ``QBankError`` with the status of its kind."""
     status = next((_STATUS[t] for t in type(exc).__mro__ if t in _STATUS), 400)
-    return Response({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
+    return _body(status, type(exc).__name__, str(exc))
+
+
+def http_error_response(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    """Litestar's own errors (validation, 401, 404 routes, 405) in the same shape."""
+    assert isinstance(exc, HTTPException)
+    name = type(exc).__name__.replace("Exception", "Error")
+    extra = getattr(exc, "extra", None) or None
+    return _body(exc.status_code, name, str(exc.detail), extra, dict(exc.headers or {}))
+
+
+def _spec(description: str) -> ResponseSpec:
+    return ResponseSpec(data_container=ErrorBody, description=description)
+
+
+ERROR_RESPONSES: dict[int, ResponseSpec] = {
+    400: _spec("Bad input: the detail names the field or rule"),
+    401: _spec("No token, or an invalid or expired one"),
+    403: _spec("The token's roles or tenant do not allow this"),
+    404: _spec("Not found (or not visible to the caller)"),
+    409: _spec("Conflicts with the current state"),
+    503: _spec("A backing service (Redis) is unreachable"),
+}

@@ -23,18 +23,19 @@ __all__ = [
     "QuizIn",
 ]
 
-Text = Annotated[str, Meta(min_length=1, max_length=20_000)]
-Name = Annotated[str, Meta(min_length=1, max_length=128)]
-Code = Annotated[str, Meta(min_length=1, max_length=64)]
+NO_NUL = "^[^\x00]*$"  # PostgreSQL cannot store NUL in text; refuse it at the door
+Text = Annotated[str, Meta(min_length=1, max_length=20_000, pattern=NO_NUL)]
+Name = Annotated[str, Meta(min_length=1, max_length=128, pattern=NO_NUL)]
+Code = Annotated[str, Meta(min_length=1, max_length=64, pattern=NO_NUL)]
 Role = Literal["student", "author", "publisher", "admin"]
 Unit = Annotated[float, Meta(ge=0, le=1)]
 
 
-class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
+class LoginIn(msgspec.Struct):
     """Username and password; tenant_id defaults to the server's QBANK_TENANT_ID."""
 
     username: Name
-    password: Annotated[str, Meta(min_length=1, max_length=1024)]
+    password: Annotated[str, Meta(min_length=1, max_length=1024, pattern=NO_NUL)]
     tenant_id: Code | None = None
 
 
@@ -47,7 +48,7 @@ class LoginOut(msgspec.Struct):
     tenant_id: str
 
 
-class MockLoginIn(msgspec.Struct, forbid_unknown_fields=True):
+class MockLoginIn(msgspec.Struct):
     """Development only: any user id and roles."""
 
     user_id: Name
@@ -55,7 +56,7 @@ class MockLoginIn(msgspec.Struct, forbid_unknown_fields=True):
     tenant_id: Code | None = None
 
 
-class OptionIn(msgspec.Struct, forbid_unknown_fields=True):
+class OptionIn(msgspec.Struct):
     """One answer option."""
 
     label: Annotated[str, Meta(pattern="^[A-J]$")]
@@ -63,10 +64,10 @@ class OptionIn(msgspec.Struct, forbid_unknown_fields=True):
     is_correct: bool = False
 
 
-class QuestionIn(msgspec.Struct, forbid_unknown_fields=True):
+class QuestionIn(msgspec.Struct):
     """A question version: exactly one option must be correct."""
 
-    topic_name: Annotated[str, Meta(min_length=1, max_length=200)]
+    topic_name: Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]
     stem_md: Text
     lead_in: Text
     rationale_md: Text
@@ -75,20 +76,24 @@ class QuestionIn(msgspec.Struct, forbid_unknown_fields=True):
     external_ref: Name | None = None
     exam_code: Code = "DEMO-EXAM"
     publish: bool = True
-    bloom_level: Annotated[str, Meta(max_length=32)] | None = None
-    tags: Annotated[list[Annotated[str, Meta(max_length=64)]], Meta(max_length=50)] = []
+    bloom_level: Annotated[str, Meta(max_length=32, pattern=NO_NUL)] | None = None
+    tags: Annotated[
+        list[Annotated[str, Meta(max_length=64, pattern=NO_NUL)]], Meta(max_length=50)
+    ] = []
 
 
-class PublishIn(msgspec.Struct, forbid_unknown_fields=True):
+class PublishIn(msgspec.Struct):
     """The exam to publish to."""
 
     exam_code: Code = "DEMO-EXAM"
 
 
-class QuizFiltersIn(msgspec.Struct, forbid_unknown_fields=True):
+class QuizFiltersIn(msgspec.Struct):
     """Which items a quiz draws from, how many, and when an adaptive quiz stops."""
 
-    topics: Annotated[list[Annotated[str, Meta(max_length=200)]], Meta(max_length=50)] = []
+    topics: Annotated[
+        list[Annotated[str, Meta(max_length=200, pattern=NO_NUL)]], Meta(max_length=50)
+    ] = []
     difficulty: list[Literal["easy", "medium", "hard"]] = []
     num_questions: Annotated[int, Meta(ge=1, le=120)] = 40
     mode: Literal["tutor", "exam"] = "tutor"
@@ -96,7 +101,7 @@ class QuizFiltersIn(msgspec.Struct, forbid_unknown_fields=True):
     stop_se: Annotated[float, Meta(gt=0, le=1)] | None = None
 
 
-class QuizIn(msgspec.Struct, forbid_unknown_fields=True):
+class QuizIn(msgspec.Struct):
     """A new quiz."""
 
     filters: QuizFiltersIn = msgspec.field(default_factory=QuizFiltersIn)
@@ -104,23 +109,23 @@ class QuizIn(msgspec.Struct, forbid_unknown_fields=True):
     tenant_id: Code | None = None
 
 
-class AnswerIn(msgspec.Struct, forbid_unknown_fields=True):
+class AnswerIn(msgspec.Struct):
     """The answer to the served item."""
 
-    question_id: Annotated[int, Meta(ge=1, le=2**62)]
+    question_id: Annotated[int, Meta(ge=1, le=9_007_199_254_740_991)]
     selected: Annotated[str, Meta(pattern="^[A-Ja-j]$")]
     time_taken_ms: Annotated[int, Meta(ge=0, le=86_400_000)] | None = None
 
 
-class ExposureSetIn(msgspec.Struct, forbid_unknown_fields=True):
+class ExposureSetIn(msgspec.Struct):
     """A new Sympson–Hetter parameter for one item version."""
 
-    question_id: Annotated[int, Meta(ge=1, le=2**62)]
+    question_id: Annotated[int, Meta(ge=1, le=9_007_199_254_740_991)]
     version: Annotated[int, Meta(ge=1, le=1_000_000)]
     sh_p: Unit
 
 
-class CalibrationStartIn(msgspec.Struct, forbid_unknown_fields=True):
+class CalibrationStartIn(msgspec.Struct):
     """An iterative S–H calibration of an exam (DESIGN.md's parameters)."""
 
     exam_code: Code = "DEMO-EXAM"
@@ -129,17 +134,17 @@ class CalibrationStartIn(msgspec.Struct, forbid_unknown_fields=True):
     test_len: Annotated[int, Meta(ge=1, le=10_000)] = 25
     iters: Annotated[int, Meta(ge=1, le=500)] = 5
     alpha: Annotated[float, Meta(gt=0, le=5)] = 0.6
-    theta_dist: Annotated[str, Meta(max_length=64)] = "normal0,1"
+    theta_dist: Annotated[str, Meta(max_length=64, pattern=NO_NUL)] = "normal0,1"
     floor: Unit = 0.02
     ceil: Annotated[float, Meta(gt=0, le=1)] = 1.0
-    topic_tau: dict[Annotated[str, Meta(max_length=200)], float] = {}
-    topic_weights: dict[Annotated[str, Meta(max_length=200)], float] = {}
+    topic_tau: dict[Annotated[str, Meta(max_length=200, pattern=NO_NUL)], float] = {}
+    topic_weights: dict[Annotated[str, Meta(max_length=200, pattern=NO_NUL)], float] = {}
     seed: Annotated[int, Meta(ge=0, le=2**32 - 1)] = 0
     ability: Literal["estimated", "true"] = "estimated"
     dry_run: bool = False
 
 
-class FlagIn(msgspec.Struct, forbid_unknown_fields=True):
+class FlagIn(msgspec.Struct):
     """A feature flag."""
 
     key: Name
@@ -147,9 +152,9 @@ class FlagIn(msgspec.Struct, forbid_unknown_fields=True):
     value: Any = None
 
 
-class CohortIn(msgspec.Struct, forbid_unknown_fields=True):
+class CohortIn(msgspec.Struct):
     """A cohort assignment."""
 
     user_id: Name
     cohort_key: Name
-    cohort_value: Annotated[str, Meta(min_length=1, max_length=256)]
+    cohort_value: Annotated[str, Meta(min_length=1, max_length=256, pattern=NO_NUL)]

@@ -9,8 +9,9 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
+from api.errors import ERROR_RESPONSES
 from api.runtime import Runtime
-from api.schemas import CalibrationStartIn, CohortIn, ExposureSetIn, FlagIn
+from api.schemas import NO_NUL, CalibrationStartIn, CohortIn, ExposureSetIn, FlagIn
 from api.security import current_principal, requires
 from qbank.cat import CalibrationParams
 from qbank.services import exposure, flags, runs
@@ -19,19 +20,25 @@ __all__ = ["ROUTES"]
 
 ADMINS = requires("admin")
 RUNS = "/v1/admin/exposure/calibrate_sh"
-ID = Annotated[str, PathParameter(max_length=64)]
+ID = Annotated[str, PathParameter(max_length=64, pattern=NO_NUL)]
 
 
 def _tenant(request: Request[Any, Any, Any]) -> str:
     return current_principal(request).tenant_id
 
 
-@get("/v1/admin/exposure/items", guards=[ADMINS], sync_to_thread=True, tags=["admin"])
+@get(
+    "/v1/admin/exposure/items",
+    guards=[ADMINS],
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["admin"],
+)
 def exposure_items(
     request: Request[Any, Any, Any],
     runtime: NamedDependency[Runtime],
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-    exam_code: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    exam_code: Annotated[str | None, QueryParameter(max_length=64, pattern=NO_NUL)] = None,
 ) -> list[dict[str, Any]]:
     """Live item versions with sh_p and attempts in the last 7 days."""
     items = exposure.list_exposure_items(
@@ -41,7 +48,12 @@ def exposure_items(
 
 
 @post(
-    "/v1/admin/exposure/set", guards=[ADMINS], sync_to_thread=True, tags=["admin"], status_code=200
+    "/v1/admin/exposure/set",
+    guards=[ADMINS],
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["admin"],
+    status_code=200,
 )
 def exposure_set(
     request: Request[Any, Any, Any],
@@ -53,7 +65,9 @@ def exposure_set(
     return {"question_id": data.question_id, "version": data.version, "sh_p": data.sh_p}
 
 
-@post(f"{RUNS}/start", guards=[ADMINS], sync_to_thread=True, tags=["admin"])
+@post(
+    f"{RUNS}/start", guards=[ADMINS], sync_to_thread=True, responses=ERROR_RESPONSES, tags=["admin"]
+)
 def calibrate_start(
     request: Request[Any, Any, Any],
     data: JSONBody[CalibrationStartIn],
@@ -73,25 +87,33 @@ def calibrate_start(
     return {"job_id": job_id, "run_id": run_id}
 
 
-@get(f"{RUNS}/status", guards=[ADMINS], sync_to_thread=True, tags=["admin"])
+@get(
+    f"{RUNS}/status",
+    guards=[ADMINS],
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["admin"],
+)
 def calibrate_status(
     request: Request[Any, Any, Any],
     runtime: NamedDependency[Runtime],
-    job_id: Annotated[str | None, QueryParameter(max_length=128)] = None,
-    run_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    job_id: Annotated[str | None, QueryParameter(max_length=128, pattern=NO_NUL)] = None,
+    run_id: Annotated[str | None, QueryParameter(max_length=64, pattern=NO_NUL)] = None,
 ) -> dict[str, Any]:
     """Progress of a run by job id (or run id), with its result once done."""
     return runs.run_status(runtime.sessions, _tenant(request), job_id=job_id, run_id=run_id)
 
 
-@get(f"{RUNS}/runs", guards=[ADMINS], sync_to_thread=True, tags=["admin"])
+@get(
+    f"{RUNS}/runs", guards=[ADMINS], sync_to_thread=True, responses=ERROR_RESPONSES, tags=["admin"]
+)
 def list_runs(
     request: Request[Any, Any, Any],
     runtime: NamedDependency[Runtime],
-    exam_code: Annotated[str | None, QueryParameter(max_length=64)] = None,
-    start: Annotated[str | None, QueryParameter(max_length=32)] = None,
-    end: Annotated[str | None, QueryParameter(max_length=32)] = None,
-    status: Annotated[str | None, QueryParameter(max_length=16)] = None,
+    exam_code: Annotated[str | None, QueryParameter(max_length=64, pattern=NO_NUL)] = None,
+    start: Annotated[str | None, QueryParameter(max_length=32, pattern=NO_NUL)] = None,
+    end: Annotated[str | None, QueryParameter(max_length=32, pattern=NO_NUL)] = None,
+    status: Annotated[str | None, QueryParameter(max_length=16, pattern=NO_NUL)] = None,
     page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
 ) -> Response[list[dict[str, Any]]]:
@@ -109,7 +131,13 @@ def list_runs(
     return Response([run.summary() for run in found], headers={"X-Total-Count": str(total)})
 
 
-@get(f"{RUNS}/runs/{{run_id:str}}", guards=[ADMINS], sync_to_thread=True, tags=["admin"])
+@get(
+    f"{RUNS}/runs/{{run_id:str}}",
+    guards=[ADMINS],
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["admin"],
+)
 def get_run(
     request: Request[Any, Any, Any], run_id: ID, runtime: NamedDependency[Runtime]
 ) -> dict[str, Any]:
@@ -121,6 +149,7 @@ def get_run(
     f"{RUNS}/runs/{{run_id:str}}/diff.csv",
     guards=[ADMINS],
     sync_to_thread=True,
+    responses=ERROR_RESPONSES,
     tags=["admin"],
     media_type="text/csv",
 )
@@ -140,6 +169,7 @@ def diff_csv(
     f"{RUNS}/runs/{{run_id:str}}/apply",
     guards=[ADMINS],
     sync_to_thread=True,
+    responses=ERROR_RESPONSES,
     tags=["admin"],
     status_code=200,
 )
@@ -155,6 +185,7 @@ def apply(
     f"{RUNS}/runs/{{run_id:str}}/rollback",
     guards=[ADMINS],
     sync_to_thread=True,
+    responses=ERROR_RESPONSES,
     tags=["admin"],
     status_code=200,
 )
@@ -170,6 +201,7 @@ def rollback(
     f"{RUNS}/runs/{{run_id:str}}/cancel",
     guards=[ADMINS],
     sync_to_thread=True,
+    responses=ERROR_RESPONSES,
     tags=["admin"],
     status_code=200,
 )
@@ -180,7 +212,14 @@ def cancel(
     return runs.cancel_run(runtime.sessions, _tenant(request), run_id).summary()
 
 
-@post("/v1/admin/flags", guards=[ADMINS], sync_to_thread=True, tags=["admin"], status_code=200)
+@post(
+    "/v1/admin/flags",
+    guards=[ADMINS],
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["admin"],
+    status_code=200,
+)
 def set_flag(
     request: Request[Any, Any, Any], data: JSONBody[FlagIn], runtime: NamedDependency[Runtime]
 ) -> dict[str, Any]:
@@ -189,7 +228,14 @@ def set_flag(
     return {"key": data.key, "enabled": data.enabled, "value": data.value}
 
 
-@post("/v1/admin/cohorts", guards=[ADMINS], sync_to_thread=True, tags=["admin"], status_code=200)
+@post(
+    "/v1/admin/cohorts",
+    guards=[ADMINS],
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["admin"],
+    status_code=200,
+)
 def assign_cohort(
     request: Request[Any, Any, Any], data: JSONBody[CohortIn], runtime: NamedDependency[Runtime]
 ) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from litestar import Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
+from api.errors import ERROR_RESPONSES
 from api.runtime import Runtime
-from api.schemas import PublishIn, QuestionIn
+from api.schemas import NO_NUL, PublishIn, QuestionIn
 from api.security import current_principal, requires
 from qbank.services import authoring
 from qbank.services.authoring import OptionInput, QuestionInput
@@ -20,7 +21,7 @@ __all__ = ["ROUTES"]
 AUTHORS = requires("author", "admin")
 PUBLISHERS = requires("publisher", "admin")
 READERS = requires("author", "publisher", "admin")
-QuestionId = Annotated[int, PathParameter(ge=1, le=2**62)]
+QuestionId = Annotated[int, PathParameter(ge=1, le=9_007_199_254_740_991)]
 Version = Annotated[int, PathParameter(ge=1, le=1_000_000)]
 
 
@@ -43,7 +44,13 @@ def _question_input(
     )
 
 
-@post("/v1/author/questions", guards=[AUTHORS], sync_to_thread=True, tags=["authoring"])
+@post(
+    "/v1/author/questions",
+    guards=[AUTHORS],
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["authoring"],
+)
 def create_question(
     request: Request[Any, Any, Any], data: JSONBody[QuestionIn], runtime: NamedDependency[Runtime]
 ) -> dict[str, int]:
@@ -55,14 +62,22 @@ def create_question(
     return dataclasses.asdict(created)
 
 
-@get("/v1/author/questions", guards=[READERS], sync_to_thread=True, tags=["authoring"])
+@get(
+    "/v1/author/questions",
+    guards=[READERS],
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["authoring"],
+)
 def list_questions(
     request: Request[Any, Any, Any],
     runtime: NamedDependency[Runtime],
-    exam_code: Annotated[str | None, QueryParameter(max_length=64)] = None,
-    topic: Annotated[str | None, QueryParameter(max_length=200)] = None,
-    version_state: Annotated[str | None, QueryParameter(name="state", max_length=16)] = None,
-    q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    exam_code: Annotated[str | None, QueryParameter(max_length=64, pattern=NO_NUL)] = None,
+    topic: Annotated[str | None, QueryParameter(max_length=200, pattern=NO_NUL)] = None,
+    version_state: Annotated[
+        str | None, QueryParameter(name="state", max_length=16, pattern=NO_NUL)
+    ] = None,
+    q: Annotated[str | None, QueryParameter(max_length=200, pattern=NO_NUL)] = None,
     page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
@@ -90,6 +105,7 @@ def list_questions(
     "/v1/author/questions/{question_id:int}/versions",
     guards=[AUTHORS],
     sync_to_thread=True,
+    responses=ERROR_RESPONSES,
     tags=["authoring"],
 )
 def add_version(
@@ -110,6 +126,7 @@ def add_version(
     "/v1/author/questions/{question_id:int}/versions/{version:int}/publish",
     guards=[PUBLISHERS],
     sync_to_thread=True,
+    responses=ERROR_RESPONSES,
     tags=["authoring"],
     status_code=200,
 )
@@ -132,6 +149,7 @@ def publish(
     "/v1/author/questions/{question_id:int}/versions/{version:int}/retire",
     guards=[PUBLISHERS],
     sync_to_thread=True,
+    responses=ERROR_RESPONSES,
     tags=["authoring"],
     status_code=200,
 )
@@ -152,6 +170,7 @@ def retire(
     "/v1/author/questions/{question_id:int}",
     guards=[AUTHORS],
     sync_to_thread=True,
+    responses=ERROR_RESPONSES,
     tags=["authoring"],
     status_code=200,
 )

@@ -11,6 +11,7 @@ from litestar.params import JSONBody
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.errors import ERROR_RESPONSES
 from api.runtime import Runtime
 from api.schemas import LoginIn, LoginOut, MockLoginIn
 from qbank.errors import PermissionDeniedError
@@ -19,7 +20,7 @@ from qbank.services.auth import Principal, authenticate, issue_token
 __all__ = ["health", "login", "mock_login"]
 
 
-@get("/health", sync_to_thread=True, tags=["health"])
+@get("/health", sync_to_thread=True, responses=ERROR_RESPONSES, tags=["health"])
 def health(runtime: NamedDependency[Runtime]) -> dict[str, Any]:
     """Whether the database and Redis answer."""
     try:
@@ -42,7 +43,9 @@ def health(runtime: NamedDependency[Runtime]) -> dict[str, Any]:
     }
 
 
-@post("/v1/auth/login", sync_to_thread=True, tags=["auth"], status_code=200)
+@post(
+    "/v1/auth/login", sync_to_thread=True, responses=ERROR_RESPONSES, tags=["auth"], status_code=200
+)
 def login(data: JSONBody[LoginIn], runtime: NamedDependency[Runtime]) -> LoginOut:
     """Exchange a username and password for a bearer token."""
     tenant = data.tenant_id or runtime.settings.tenant_id
@@ -54,7 +57,13 @@ def login(data: JSONBody[LoginIn], runtime: NamedDependency[Runtime]) -> LoginOu
     return LoginOut(token, "bearer", list(principal.roles), principal.tenant_id)
 
 
-@post("/v1/auth/mock-login", sync_to_thread=True, tags=["auth"], status_code=200)
+@post(
+    "/v1/auth/mock-login",
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["auth"],
+    status_code=200,
+)
 def mock_login(data: JSONBody[MockLoginIn], runtime: NamedDependency[Runtime]) -> LoginOut:
     """Development only: a token for any user id and roles (404 unless QBANK_ENV=dev)."""
     if runtime.settings.env != "dev":

@@ -10,8 +10,9 @@ from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 
+from api.errors import ERROR_RESPONSES
 from api.runtime import Runtime
-from api.schemas import AnswerIn, QuizIn
+from api.schemas import NO_NUL, AnswerIn, QuizIn
 from api.security import current_principal, requires
 from qbank.services import quizzes
 from qbank.services.auth import Principal
@@ -20,7 +21,7 @@ from qbank.services.quizzes import QuizFilters
 __all__ = ["ROUTES"]
 
 TAKERS = requires("student", "admin")
-ID = Annotated[str, PathParameter(max_length=64)]
+ID = Annotated[str, PathParameter(max_length=64, pattern=NO_NUL)]
 
 
 def _owner(principal: Principal) -> str | None:
@@ -28,7 +29,9 @@ def _owner(principal: Principal) -> str | None:
     return None if principal.has_any("admin") else principal.user_id
 
 
-@post("/v1/quizzes", guards=[TAKERS], sync_to_thread=True, tags=["quizzes"])
+@post(
+    "/v1/quizzes", guards=[TAKERS], sync_to_thread=True, responses=ERROR_RESPONSES, tags=["quizzes"]
+)
 def create_quiz(
     request: Request[Any, Any, Any], data: JSONBody[QuizIn], runtime: NamedDependency[Runtime]
 ) -> dict[str, Any]:
@@ -46,7 +49,13 @@ def create_quiz(
     return dataclasses.asdict(created)
 
 
-@get("/v1/quizzes/{quiz_id:str}/next", guards=[TAKERS], sync_to_thread=True, tags=["quizzes"])
+@get(
+    "/v1/quizzes/{quiz_id:str}/next",
+    guards=[TAKERS],
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["quizzes"],
+)
 def next_item(
     request: Request[Any, Any, Any], quiz_id: ID, runtime: NamedDependency[Runtime]
 ) -> dict[str, Any]:
@@ -67,6 +76,7 @@ def next_item(
     "/v1/quizzes/{quiz_id:str}/answers",
     guards=[TAKERS],
     sync_to_thread=True,
+    responses=ERROR_RESPONSES,
     tags=["quizzes"],
     status_code=200,
 )
@@ -76,7 +86,8 @@ def answer(
     data: JSONBody[AnswerIn],
     runtime: NamedDependency[Runtime],
     idempotency_key: Annotated[
-        str | None, HeaderParameter(name="Idempotency-Key", max_length=128, min_length=1)
+        str | None,
+        HeaderParameter(name="Idempotency-Key", max_length=128, min_length=1, pattern=NO_NUL),
     ] = None,
 ) -> dict[str, Any]:
     """Grade the answer to the served item; tutor mode explains, exam mode acknowledges."""
@@ -100,7 +111,13 @@ def answer(
     }
 
 
-@get("/v1/quizzes/{quiz_id:str}", guards=[TAKERS], sync_to_thread=True, tags=["quizzes"])
+@get(
+    "/v1/quizzes/{quiz_id:str}",
+    guards=[TAKERS],
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["quizzes"],
+)
 def get_quiz(
     request: Request[Any, Any, Any], quiz_id: ID, runtime: NamedDependency[Runtime]
 ) -> dict[str, Any]:
@@ -113,6 +130,7 @@ def get_quiz(
     "/v1/quizzes/{quiz_id:str}/finish",
     guards=[TAKERS],
     sync_to_thread=True,
+    responses=ERROR_RESPONSES,
     tags=["quizzes"],
     status_code=200,
 )
