@@ -13,7 +13,7 @@ from api.errors import ERROR_RESPONSES
 from api.runtime import Runtime
 from api.schemas import NO_NUL, PublishIn, QuestionIn
 from api.security import current_principal, requires
-from qbank.services import authoring
+from qbank.services import authoring, importing
 from qbank.services.authoring import OptionInput, QuestionInput
 
 __all__ = ["ROUTES"]
@@ -184,4 +184,49 @@ def soft_delete(
     return {"question_id": question_id, "deleted": True}
 
 
-ROUTES = [create_question, list_questions, add_version, publish, retire, soft_delete]
+@get(
+    "/v1/author/questions/{question_id:int}",
+    guards=[READERS],
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["authoring"],
+)
+def get_question(
+    request: Request[Any, Any, Any], question_id: QuestionId, runtime: NamedDependency[Runtime]
+) -> dict[str, Any]:
+    """One question: every version with options and answer key, live exams, calibration."""
+    return authoring.get_question(
+        runtime.sessions, current_principal(request).tenant_id, question_id
+    )
+
+
+@post(
+    "/v1/author/questions/import",
+    guards=[AUTHORS],
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["authoring"],
+)
+def import_questions(
+    request: Request[Any, Any, Any],
+    data: JSONBody[list[dict[str, Any]]],
+    runtime: NamedDependency[Runtime],
+) -> dict[str, Any]:
+    """Bulk import question records (as ``qbank import`` reads from JSON), all or nothing."""
+    principal = current_principal(request)
+    report = importing.import_records(
+        runtime.sessions, principal.tenant_id, data, principal.user_id
+    )
+    return {"created": report.created, "question_ids": report.question_ids}
+
+
+ROUTES = [
+    create_question,
+    list_questions,
+    get_question,
+    import_questions,
+    add_version,
+    publish,
+    retire,
+    soft_delete,
+]

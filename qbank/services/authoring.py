@@ -29,6 +29,7 @@ __all__ = [
     "add_version",
     "create_question",
     "get_or_create_topic",
+    "get_question",
     "insert_question",
     "list_questions",
     "publish_version",
@@ -41,8 +42,14 @@ DIFFICULTY_LABELS = ("easy", "medium", "hard")
 OPTION_LABELS = "ABCDEFGHIJ"
 MAX_PAGE_SIZE = 200
 # Column widths of sql/schema.sql, checked up front so PostgreSQL and SQLite refuse alike.
-_TEXT_LIMITS = {"topic_name": 200, "exam_code": 64, "external_ref": 128, "bloom_level": 32,
-                "blueprint_code": 64, "created_by": 128}  # fmt: skip
+_TEXT_LIMITS = {
+    "topic_name": 200,
+    "exam_code": 64,
+    "external_ref": 128,
+    "bloom_level": 32,
+    "blueprint_code": 64,
+    "created_by": 128,
+}
 
 
 def _now() -> datetime:
@@ -167,19 +174,31 @@ def _add_version_rows(
     session: Session, question: Question, version: int, data: QuestionInput, topic: Topic
 ) -> QuestionVersion:
     row = QuestionVersion(
-        question_id=question.id, version=version, state="draft", stem_md=data.stem_md,
-        lead_in=data.lead_in, rationale_md=data.rationale_md,
-        difficulty_label=data.difficulty_label, bloom_level=data.bloom_level, topic_id=topic.id,
-        tags=list(data.tags), assets=list(data.assets), references=list(data.references),
+        question_id=question.id,
+        version=version,
+        state="draft",
+        stem_md=data.stem_md,
+        lead_in=data.lead_in,
+        rationale_md=data.rationale_md,
+        difficulty_label=data.difficulty_label,
+        bloom_level=data.bloom_level,
+        topic_id=topic.id,
+        tags=list(data.tags),
+        assets=list(data.assets),
+        references=list(data.references),
         created_at=_now(),
-    )  # fmt: skip
+    )
     session.add(row)
     session.flush()
     session.add_all(
-        QuestionOption(question_version_id=row.id, option_label=option.label,
-                       option_text_md=option.text_md, is_correct=option.is_correct)
+        QuestionOption(
+            question_version_id=row.id,
+            option_label=option.label,
+            option_text_md=option.text_md,
+            is_correct=option.is_correct,
+        )
         for option in data.options
-    )  # fmt: skip
+    )
     return row
 
 
@@ -193,9 +212,15 @@ def _publish(
         )
     ).one_or_none()
     if publication is None:
-        session.add(QuestionPublication(question_id=question_id, live_version=version,
-                                        exam_code=exam_code, tenant_id=tenant_id,
-                                        published_at=_now()))  # fmt: skip
+        session.add(
+            QuestionPublication(
+                question_id=question_id,
+                live_version=version,
+                exam_code=exam_code,
+                tenant_id=tenant_id,
+                published_at=_now(),
+            )
+        )
     else:
         publication.live_version = version
         publication.published_at = _now()
@@ -247,9 +272,12 @@ def create_question(
 
 def _question(session: Session, tenant_id: str, question_id: int) -> Question:
     question = session.scalars(
-        select(Question).where(Question.id == question_id, Question.tenant_id == tenant_id,
-                               Question.is_deleted.is_(False))
-    ).one_or_none()  # fmt: skip
+        select(Question).where(
+            Question.id == question_id,
+            Question.tenant_id == tenant_id,
+            Question.is_deleted.is_(False),
+        )
+    ).one_or_none()
     if question is None:
         raise NotFoundError(f"question {question_id} not found")
     return question
@@ -257,9 +285,10 @@ def _question(session: Session, tenant_id: str, question_id: int) -> Question:
 
 def _version(session: Session, question_id: int, version: int) -> QuestionVersion:
     row = session.scalars(
-        select(QuestionVersion).where(QuestionVersion.question_id == question_id,
-                                      QuestionVersion.version == version)
-    ).one_or_none()  # fmt: skip
+        select(QuestionVersion).where(
+            QuestionVersion.question_id == question_id, QuestionVersion.version == version
+        )
+    ).one_or_none()
     if row is None:
         raise NotFoundError(f"question {question_id} has no version {version}")
     return row
@@ -290,9 +319,12 @@ def add_version(
 
 
 def publish_version(
-    sessions: sessionmaker[Session], tenant_id: str, question_id: int, version: int,
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    question_id: int,
+    version: int,
     exam_code: str = DEFAULT_EXAM_CODE,
-) -> None:  # fmt: skip
+) -> None:
     """Make ``version`` the live version of the question in ``exam_code`` (one per exam).
 
     Raises:
@@ -355,11 +387,14 @@ def list_questions(
     query = (
         select(Question, QuestionVersion, Topic)
         .join(newest, newest.c.question_id == Question.id)
-        .join(QuestionVersion, (QuestionVersion.question_id == Question.id)
-              & (QuestionVersion.version == newest.c.version))
+        .join(
+            QuestionVersion,
+            (QuestionVersion.question_id == Question.id)
+            & (QuestionVersion.version == newest.c.version),
+        )
         .join(Topic, Topic.id == QuestionVersion.topic_id)
         .where(Question.tenant_id == tenant_id, Question.is_deleted.is_(False))
-    )  # fmt: skip
+    )
     if exam_code:
         published = select(QuestionPublication.question_id).where(
             QuestionPublication.exam_code == exam_code, QuestionPublication.tenant_id == tenant_id
@@ -371,9 +406,13 @@ def list_questions(
         query = query.where(QuestionVersion.state == state)
     if search:
         pattern = f"%{search.lower()}%"
-        query = query.where(or_(func.lower(QuestionVersion.stem_md).like(pattern),
-                                func.lower(QuestionVersion.lead_in).like(pattern),
-                                func.lower(Question.external_ref).like(pattern)))  # fmt: skip
+        query = query.where(
+            or_(
+                func.lower(QuestionVersion.stem_md).like(pattern),
+                func.lower(QuestionVersion.lead_in).like(pattern),
+                func.lower(Question.external_ref).like(pattern),
+            )
+        )
     with sessions() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = session.execute(
@@ -388,9 +427,89 @@ def list_questions(
         ):
             exams.setdefault(question_id, []).append(code)
     items = [
-        QuestionSummary(question.id, question.external_ref, version.version, version.state,
-                        topic_row.name, version.difficulty_label, version.lead_in,
-                        version.stem_md, tuple(sorted(exams.get(question.id, []))))
+        QuestionSummary(
+            question.id,
+            question.external_ref,
+            version.version,
+            version.state,
+            topic_row.name,
+            version.difficulty_label,
+            version.lead_in,
+            version.stem_md,
+            tuple(sorted(exams.get(question.id, []))),
+        )
         for question, version, topic_row in rows
-    ]  # fmt: skip
+    ]
     return Page(items, int(total), page, page_size)
+
+
+def get_question(
+    sessions: sessionmaker[Session], tenant_id: str, question_id: int
+) -> dict[str, Any]:
+    """A question with every version, options and answer key (for authors), exams and calibration.
+
+    Raises:
+        NotFoundError: no such question in the tenant.
+    """
+    from qbank.store.models import ItemCalibration, ItemExposureControl
+
+    with sessions() as session:
+        question = _question(session, tenant_id, question_id)
+        versions = session.scalars(
+            select(QuestionVersion)
+            .where(QuestionVersion.question_id == question_id)
+            .order_by(QuestionVersion.version)
+        ).all()
+        live = session.execute(
+            select(QuestionPublication.exam_code, QuestionPublication.live_version).where(
+                QuestionPublication.question_id == question_id
+            )
+        ).all()
+        rendered = []
+        for row in versions:
+            options = session.scalars(
+                select(QuestionOption)
+                .where(QuestionOption.question_version_id == row.id)
+                .order_by(QuestionOption.option_label)
+            )
+            topic = session.get(Topic, row.topic_id)
+            calibration = session.get(ItemCalibration, (question_id, row.version))
+            exposure = session.get(ItemExposureControl, (question_id, row.version))
+            rendered.append(
+                {
+                    "version": row.version,
+                    "state": row.state,
+                    "topic": topic.name if topic else None,
+                    "stem_md": row.stem_md,
+                    "lead_in": row.lead_in,
+                    "rationale_md": row.rationale_md,
+                    "difficulty_label": row.difficulty_label,
+                    "bloom_level": row.bloom_level,
+                    "tags": list(row.tags),
+                    "options": [
+                        {
+                            "label": o.option_label,
+                            "text_md": o.option_text_md,
+                            "is_correct": o.is_correct,
+                        }
+                        for o in options
+                    ],
+                    "calibration": None
+                    if calibration is None
+                    else {
+                        "model": calibration.model,
+                        "a": calibration.a,
+                        "b": calibration.b,
+                        "c": calibration.c,
+                        "n_respondents": calibration.n_respondents,
+                    },
+                    "sh_p": 1.0 if exposure is None else exposure.sh_p,
+                }
+            )
+        return {
+            "question_id": question.id,
+            "external_ref": question.external_ref,
+            "created_by": question.created_by,
+            "versions": rendered,
+            "live": [{"exam_code": code, "version": ver} for code, ver in live],
+        }

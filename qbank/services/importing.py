@@ -25,7 +25,14 @@ from qbank.services.authoring import (
 from qbank.services.exposure import write_sh_p
 from qbank.store.models import ItemCalibration
 
-__all__ = ["ImportItem", "ImportReport", "import_questions", "read_import_file"]
+__all__ = [
+    "ImportItem",
+    "ImportReport",
+    "import_questions",
+    "import_records",
+    "parse_records",
+    "read_import_file",
+]
 
 MAX_IMPORT_ITEMS = 20_000
 
@@ -131,7 +138,7 @@ def read_import_file(path: str | Path, created_by: str = "import") -> list[Impor
             ) from None
         if not isinstance(records, list):
             raise InvalidInputError(f"{path}: expected a JSON list of questions")
-        items = [_item(r, f"question {i + 1}", created_by) for i, r in enumerate(records)]
+        items = parse_records(records, created_by)
     elif path.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))
         items = [_item(dict(r), f"line {reader.line_num}", created_by) for r in reader]
@@ -146,6 +153,33 @@ def read_import_file(path: str | Path, created_by: str = "import") -> list[Impor
     if duplicates:
         raise InvalidInputError(f"duplicate external_ref in the file: {', '.join(duplicates[:5])}")
     return items
+
+
+def parse_records(records: list[Any], created_by: str) -> list[ImportItem]:
+    """Validate question records (JSON objects); errors name the record's position."""
+    items = [_item(r, f"question {i + 1}", created_by) for i, r in enumerate(records)]
+    refs = [item.question.external_ref for item in items if item.question.external_ref]
+    duplicates = sorted({ref for ref in refs if refs.count(ref) > 1})
+    if duplicates:
+        raise InvalidInputError(f"duplicate external_ref: {', '.join(duplicates[:5])}")
+    return items
+
+
+def import_records(
+    sessions: sessionmaker[Session], tenant_id: str, records: list[Any], created_by: str
+) -> ImportReport:
+    """Import question records in one transaction: all of them or none."""
+    if not records:
+        raise InvalidInputError("no questions to import")
+    if len(records) > MAX_IMPORT_ITEMS:
+        raise InvalidInputError(f"at most {MAX_IMPORT_ITEMS} questions per import")
+    items = parse_records(records, created_by)
+    try:
+        with sessions.begin() as session:
+            ids = insert_items(session, tenant_id, items)
+    except IntegrityError as error:
+        raise ConflictError(f"import clashes with existing data: {error.orig}") from None
+    return ImportReport(len(ids), ids)
 
 
 def insert_items(session: Session, tenant_id: str, items: list[ImportItem]) -> list[int]:

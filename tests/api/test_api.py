@@ -215,3 +215,27 @@ def test_selector_flag_and_cohort(client):
 def test_openapi_schema_is_served(client):
     schema = client.get("/schema/openapi.json").json()
     assert "/v1/quizzes/{quiz_id}/next" in schema["paths"]
+
+
+def test_get_one_and_bulk_import(client):
+    author = token(client, "author")
+    records = [question_body(i, external_ref=f"BULK-{i}", a=1.2, b=0.1, c=0.2) for i in range(3)]
+    imported = client.post("/v1/author/questions/import", headers=author, json=records)
+    assert imported.status_code == 201, imported.text
+    assert imported.json()["created"] == 3
+    again = client.post("/v1/author/questions/import", headers=author, json=records)
+    assert again.status_code == 409
+    bad = client.post("/v1/author/questions/import", headers=author,
+                      json=[question_body(9, difficulty_label="extreme")])  # fmt: skip
+    assert bad.status_code == 400
+    assert "question 1" in bad.json()["detail"]
+    question_id = imported.json()["question_ids"][0]
+    detail = client.get(f"/v1/author/questions/{question_id}", headers=author).json()
+    assert detail["versions"][0]["options"][0]["is_correct"] is True
+    assert detail["versions"][0]["calibration"]["a"] == pytest.approx(1.2)
+    assert detail["live"] == [{"exam_code": "EX", "version": 1}]
+    student = token(client, "student")
+    assert client.get(f"/v1/author/questions/{question_id}", headers=student).status_code == 403
+    outsider = token(client, "outsider", "other")
+    # an admin of another tenant does not see it at all
+    assert client.get(f"/v1/author/questions/{question_id}", headers=outsider).status_code == 404
