@@ -160,19 +160,34 @@ def _utc_day(now: datetime | None) -> date:
 
 
 def record_exposure(
-    state: StateStore, tenant_id: str, question_id: int, version: int, now: datetime | None = None
+    state: StateStore,
+    tenant_id: str,
+    question_id: int,
+    version: int,
+    max_daily_exposures: int,
+    now: datetime | None = None,
 ) -> int:
-    """Count one more exposure of an item version today (UTC); returns today's count."""
-    return state.incr_exposure(tenant_id, question_id, version, _utc_day(now))
+    """Count one more exposure of an item version today (UTC); returns today's count.
+
+    An item reaching the cap joins the day's capped set, which is all delivery reads.
+    """
+    day = _utc_day(now)
+    count = state.incr_exposure(tenant_id, question_id, version, day)
+    if count >= max_daily_exposures:
+        state.mark_capped(tenant_id, question_id, version, day)
+    return count
 
 
 def items_under_cap(
     state: StateStore,
     tenant_id: str,
     items: Sequence[tuple[int, int]],
-    max_daily_exposures: int,
     now: datetime | None = None,
 ) -> list[bool]:
-    """For each (question_id, version): is today's exposure count below the daily cap?"""
-    counts = state.exposure_counts(tenant_id, list(items), _utc_day(now))
-    return [count < max_daily_exposures for count in counts]
+    """For each (question_id, version): is it still under today's (UTC) exposure cap?
+
+    The cap is applied when exposures are recorded (``record_exposure``), so this is one read
+    of the day's capped set, not a counter per item.
+    """
+    capped = state.capped_items(tenant_id, _utc_day(now))
+    return [item not in capped for item in items]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, ItemParams
@@ -20,7 +23,7 @@ from qbank.store.models import (
     Topic,
 )
 
-__all__ = ["load_exam_pool"]
+__all__ = ["cached_exam_pool", "load_exam_pool"]
 
 
 def load_exam_pool(
@@ -74,3 +77,49 @@ def load_exam_pool(
         [str(row[0]) for row in rows], [int(row[1]) for row in rows],
         [str(row[2]) for row in rows], items, k,
     )  # fmt: skip
+
+
+_CACHE_SIZE = 64
+_pool_cache: OrderedDict[tuple[Any, ...], ItemPool] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _pool_stamp(session: Session, tenant_id: str, exam_code: str) -> tuple[Any, ...]:
+    """Changes whenever anything the pool is built from changes (publications, k, a/b/c)."""
+    publications = session.execute(
+        select(func.count(), func.max(QuestionPublication.published_at)).where(
+            QuestionPublication.tenant_id == tenant_id, QuestionPublication.exam_code == exam_code
+        )
+    ).one()
+    exposure = session.execute(select(func.count(), func.max(ItemExposureControl.updated_at))).one()
+    calibration = session.execute(select(func.count(), func.max(ItemCalibration.updated_at))).one()
+    return (*publications, *exposure, *calibration)
+
+
+def cached_exam_pool(
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    exam_code: str,
+    *,
+    topics: Sequence[str] | None = None,
+    difficulties: Sequence[str] | None = None,
+) -> ItemPool:
+    """``load_exam_pool`` behind a per-process cache, for quiz delivery.
+
+    Delivery reads the pool on every request and it changes rarely; three cheap aggregate
+    queries (publications, k, a/b/c) key the cache, so an entry is never stale.
+    """
+    with sessions() as session:
+        stamp = _pool_stamp(session, tenant_id, exam_code)
+    key = (id(sessions), str(sessions.kw.get("bind")), tenant_id, exam_code,
+           tuple(sorted(topics or ())), tuple(sorted(difficulties or ())), stamp)  # fmt: skip
+    with _cache_lock:
+        if key in _pool_cache:
+            _pool_cache.move_to_end(key)
+            return _pool_cache[key]
+    pool = load_exam_pool(sessions, tenant_id, exam_code, topics=topics, difficulties=difficulties)
+    with _cache_lock:
+        _pool_cache[key] = pool
+        while len(_pool_cache) > _CACHE_SIZE:
+            _pool_cache.popitem(last=False)
+    return pool

@@ -14,19 +14,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jax
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from qbank.cat import choose_next_item
+from qbank.cat.delivery import choose_item, estimate_ability
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
-from qbank.irt import eap_estimate, make_grid, prior_log_density, update_log_posterior
 from qbank.services.authoring import DEFAULT_EXAM_CODE, DIFFICULTY_LABELS
 from qbank.services.exposure import items_under_cap, record_exposure
 from qbank.services.flags import selector_for_user
-from qbank.services.item_pool import load_exam_pool
+from qbank.services.item_pool import cached_exam_pool, load_exam_pool
 from qbank.state import StateStore
 from qbank.store.models import (
     ItemCalibration,
@@ -247,10 +245,9 @@ def _choose_adaptive(
     state: StateStore,
     quiz: QuizSession,
     served: list[QuizItem],
-    max_daily_exposures: int,
 ) -> dict[str, Any] | None:
     filters = quiz.filters
-    pool = load_exam_pool(
+    pool = cached_exam_pool(
         sessions,
         quiz.tenant_id,
         quiz.exam_code,
@@ -259,23 +256,23 @@ def _choose_adaptive(
     )
     keys = list(zip((int(q) for q in pool.qids), pool.versions, strict=True))
     given = {item.question_id for item in served}
-    under_cap = items_under_cap(state, quiz.tenant_id, keys, max_daily_exposures)
+    under_cap = items_under_cap(state, quiz.tenant_id, keys)
     available = np.array(
         [qid not in given and ok for (qid, _), ok in zip(keys, under_cap, strict=True)]
     )
     if not available.any():
         return None
     selector = selector_for_user(sessions, quiz.tenant_id, quiz.user_id)
-    key = jax.random.key(secrets.randbits(32))
-    index = int(choose_next_item(key, pool.items, available, quiz.theta, pool.k, selector))
+    a, b, c = (np.asarray(values) for values in pool.items)
+    index = choose_item(secrets.randbits(32), a, b, c, pool.k, available, quiz.theta, selector)
     qid, ver = keys[index]
     return {
         "question_id": qid,
         "version": ver,
         "selector": selector,
-        "a": float(pool.items.a[index]),
-        "b": float(pool.items.b[index]),
-        "c": float(pool.items.c[index]),
+        "a": float(a[index]),
+        "b": float(b[index]),
+        "c": float(c[index]),
         "k": float(pool.k[index]),
     }
 
@@ -336,7 +333,7 @@ def next_item(
             raise NotFoundError(f"quiz {quiz_id} is over")
         quiz_snapshot = quiz
     choice = (
-        _choose_adaptive(sessions, state, quiz_snapshot, served, max_daily_exposures)
+        _choose_adaptive(sessions, state, quiz_snapshot, served)
         if quiz_snapshot.adaptive
         else _choose_planned(sessions, quiz_snapshot, served)
     )
@@ -360,7 +357,7 @@ def next_item(
     except IntegrityError:
         # A concurrent request served this position first: return what it served.
         return next_item(sessions, state, tenant_id, user_id, quiz_id, max_daily_exposures)
-    record_exposure(state, tenant_id, choice["question_id"], choice["version"])
+    record_exposure(state, tenant_id, choice["question_id"], choice["version"], max_daily_exposures)
     with sessions() as session:
         payload = _payload(session, choice["question_id"], choice["version"])
     return ServedItem(choice["question_id"], choice["version"], position, payload)
@@ -368,15 +365,14 @@ def next_item(
 
 def _update_ability(session: Session, quiz: QuizSession) -> None:
     served = {(i.question_id, i.version): i for i in _served(session, quiz)}
-    grid = make_grid()
-    log_posterior = prior_log_density(grid)
-    for key, response in _answered(session, quiz).items():
-        item = served[key]
-        log_posterior = update_log_posterior(
-            log_posterior, grid, int(response.is_correct), item.a, item.b, item.c
-        )
-    estimate = eap_estimate(log_posterior, grid)
-    quiz.theta, quiz.se = float(estimate.theta_hat), float(estimate.posterior_sd)
+    items = [(served[key], response) for key, response in _answered(session, quiz).items()]
+    estimate = estimate_ability(
+        [i.a for i, _ in items],
+        [i.b for i, _ in items],
+        [i.c for i, _ in items],
+        [r.is_correct for _, r in items],
+    )
+    quiz.theta, quiz.se = estimate.theta, estimate.se
 
 
 def _feedback(session: Session, item: QuizItem, response: UserResponse) -> dict[str, Any]:

@@ -50,6 +50,17 @@ class StateStore(Protocol):
         """
         ...
 
+    def mark_capped(self, tenant_id: str, question_id: int, version: int, day: date) -> None:
+        """Record that an item version reached the daily exposure cap on ``day``."""
+        ...
+
+    def capped_items(self, tenant_id: str, day: date) -> set[tuple[int, int]]:
+        """The ``(question_id, version)`` pairs at the cap on ``day``.
+
+        One small read, so quiz delivery need not read a counter per item of the pool.
+        """
+        ...
+
     def put_quiz_state(
         self, tenant_id: str, quiz_id: str, state: dict[str, Any], ttl_s: int
     ) -> None:
@@ -101,6 +112,10 @@ def _check_ttl(ttl_s: int) -> None:
 
 def _exposure_key(prefix: str, tenant_id: str, question_id: int, version: int, day: date) -> str:
     return f"{prefix}:{tenant_id}:exposure:{day.isoformat()}:{question_id}:{version}"
+
+
+def _capped_key(prefix: str, tenant_id: str, day: date) -> str:
+    return f"{prefix}:{tenant_id}:capped:{day.isoformat()}"
 
 
 def _quiz_key(prefix: str, tenant_id: str, quiz_id: str) -> str:

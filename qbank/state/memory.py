@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from qbank.state.base import (
     DEFAULT_PREFIX,
+    _capped_key,
     _check_prefix,
     _check_quiz_id,
     _check_tenant,
@@ -49,6 +50,7 @@ class InMemoryStateStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._counters: dict[str, tuple[int, float]] = {}  # key -> (count, expires at)
+        self._capped: dict[str, tuple[frozenset[tuple[int, int]], float]] = {}
         self._quiz_states: dict[str, tuple[str, float]] = {}  # key -> (JSON, expires at)
         self._writes = 0
 
@@ -88,6 +90,22 @@ class InMemoryStateStore:
         with self._lock:
             now = self._clock()
             return [self._live(self._counters, key, now) or 0 for key in keys]
+
+    def mark_capped(self, tenant_id: str, question_id: int, version: int, day: date) -> None:
+        """Record that an item version reached the daily cap on ``day``."""
+        _check_tenant(tenant_id)
+        key = _capped_key(self._prefix, tenant_id, day)
+        with self._lock:
+            now = self._clock()
+            members = self._live(self._capped, key, now) or frozenset()
+            self._capped[key] = (members | {(question_id, version)}, now + _exposure_ttl_s(day))
+
+    def capped_items(self, tenant_id: str, day: date) -> set[tuple[int, int]]:
+        """Item versions at the daily cap on ``day``."""
+        _check_tenant(tenant_id)
+        key = _capped_key(self._prefix, tenant_id, day)
+        with self._lock:
+            return set(self._live(self._capped, key, self._clock()) or ())
 
     def put_quiz_state(
         self, tenant_id: str, quiz_id: str, state: dict[str, Any], ttl_s: int

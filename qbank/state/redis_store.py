@@ -15,6 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from qbank.errors import ConfigError
 from qbank.state.base import (
     DEFAULT_PREFIX,
+    _capped_key,
     _check_prefix,
     _check_quiz_id,
     _check_tenant,
@@ -102,6 +103,25 @@ class RedisStateStore:
         with self._translate_errors():
             values = self._client.mget(keys)
         return [0 if value is None else int(value) for value in values]
+
+    def mark_capped(self, tenant_id: str, question_id: int, version: int, day: date) -> None:
+        """Record that an item version reached the daily cap on ``day`` (SADD + EXPIRE)."""
+        _check_tenant(tenant_id)
+        key = _capped_key(self._prefix, tenant_id, day)
+        with self._translate_errors(), self._client.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, f"{question_id}:{version}")
+            pipe.expire(key, _exposure_ttl_s(day))
+            pipe.execute()
+
+    def capped_items(self, tenant_id: str, day: date) -> set[tuple[int, int]]:
+        """Item versions at the daily cap on ``day`` (one SMEMBERS)."""
+        _check_tenant(tenant_id)
+        with self._translate_errors():
+            members = self._client.smembers(_capped_key(self._prefix, tenant_id, day))
+        pairs = (
+            member.decode() if isinstance(member, bytes) else str(member) for member in members
+        )
+        return {(int(q), int(v)) for q, v in (pair.split(":") for pair in pairs)}
 
     def put_quiz_state(
         self, tenant_id: str, quiz_id: str, state: dict[str, Any], ttl_s: int

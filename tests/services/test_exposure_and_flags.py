@@ -56,13 +56,13 @@ def test_exposure_items_count_attempts_of_the_last_7_days(session_factory, exam)
 def test_daily_exposure_cap():
     state = InMemoryStateStore()
     monday = datetime(2026, 11, 23, 12, tzinfo=UTC)
-    for _ in range(3):
-        record_exposure(state, TENANT, 1, 1, now=monday)
-    record_exposure(state, TENANT, 2, 1, now=monday)
-    assert items_under_cap(state, TENANT, [(1, 1), (2, 1), (3, 1)], 3, now=monday) == [
+    counts = [record_exposure(state, TENANT, 1, 1, 3, now=monday) for _ in range(3)]
+    assert counts == [1, 2, 3]
+    record_exposure(state, TENANT, 2, 1, 3, now=monday)
+    assert items_under_cap(state, TENANT, [(1, 1), (2, 1), (3, 1)], now=monday) == [
         False, True, True]  # fmt: skip
     tuesday = monday + timedelta(days=1)
-    assert items_under_cap(state, TENANT, [(1, 1)], 3, now=tuesday) == [True]
+    assert items_under_cap(state, TENANT, [(1, 1)], now=tuesday) == [True]
 
 
 def test_selector_cohort_wins_over_flag(session_factory):

@@ -108,7 +108,7 @@ def test_daily_cap_excludes_items(session_factory, exam):
     open_items = {exam[0].question_id, exam[1].question_id}
     for created in exam:
         if created.question_id not in open_items:
-            record_exposure(state, TENANT, created.question_id, 1)
+            record_exposure(state, TENANT, created.question_id, 1, max_daily_exposures=1)
     quiz = create_quiz(session_factory, TENANT, "s1", QuizFilters(num_questions=3, exam_code=EXAM),
                        adaptive=True)  # fmt: skip
     served = set()

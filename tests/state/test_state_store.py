@@ -393,3 +393,15 @@ def test_unreachable_redis_raises_config_error_naming_the_host() -> None:
             store.get_quiz_state("t1", "quiz-1")
     finally:
         store.close()
+
+
+def test_capped_items_are_per_tenant_and_day(backend: Backend) -> None:
+    store = backend.store
+    monday, tuesday = TODAY, TODAY + timedelta(days=1)
+    assert store.capped_items("t1", monday) == set()
+    store.mark_capped("t1", 5, 2, monday)
+    store.mark_capped("t1", 5, 2, monday)
+    store.mark_capped("t1", 7, 1, monday)
+    assert store.capped_items("t1", monday) == {(5, 2), (7, 1)}
+    assert store.capped_items("t2", monday) == set()
+    assert store.capped_items("t1", tuesday) == set()

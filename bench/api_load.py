@@ -1,0 +1,150 @@
+"""Load test of quiz delivery: concurrent students doing next → answer against uvicorn.
+
+    python bench/api_load.py                      # 16 students, 30 s, 5 000-item exam
+    python bench/api_load.py --students 4 --seconds 10 --items 1000
+
+Runs `qbank serve` on PostgreSQL + Redis (QBANK_TEST_DATABASE_URL / QBANK_TEST_REDIS_URL or the
+local defaults) in a schema and key prefix of its own, seeds an exam, and prints p50/p99 latency
+of `GET /next` and `POST /answers`, quiz steps per second and the error count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from qbank.services.auth import Principal, issue_token
+from qbank.services.demo import _as_import_item
+from qbank.services.demo_content import DEMO_EXAM_CODE, demo_questions
+from qbank.services.importing import insert_items
+from qbank.store.db import init_schema, make_engine, make_session_factory
+from tests.backends import PG_URL, REDIS_URL, postgres_schema
+
+SECRET = "bench-secret-" + "x" * 32
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _seed(database_url: str, n_items: int) -> None:
+    engine = make_engine(database_url)
+    init_schema(engine)
+    sessions = make_session_factory(engine)
+    items = [_as_import_item(q) for q in demo_questions(n_items=n_items, seed=7)]
+    with sessions.begin() as session:
+        insert_items(session, "bench", items)
+    engine.dispose()
+
+
+async def _student(client: httpx.AsyncClient, token: str, deadline: float, stats: dict) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    rng = random.Random(token)
+    while time.perf_counter() < deadline:
+        created = await client.post("/v1/quizzes", headers=headers, json={
+            "filters": {"num_questions": 30, "exam_code": DEMO_EXAM_CODE}, "adaptive": True})
+        if created.status_code != 201:
+            stats["errors"].append(created.status_code)
+            return
+        quiz_id = created.json()["quiz_id"]
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            served = await client.get(f"/v1/quizzes/{quiz_id}/next", headers=headers)
+            stats["next"].append(time.perf_counter() - started)
+            if served.status_code == 404:
+                break
+            if served.status_code != 200:
+                stats["errors"].append(served.status_code)
+                break
+            item = served.json()
+            started = time.perf_counter()
+            answered = await client.post(
+                f"/v1/quizzes/{quiz_id}/answers", headers=headers,
+                json={"question_id": item["question_id"],
+                      "selected": rng.choice(item["payload"]["options"])["label"]})
+            stats["answers"].append(time.perf_counter() - started)
+            if answered.status_code != 200:
+                stats["errors"].append(answered.status_code)
+                break
+            stats["steps"] += 1
+
+
+async def _load(base: str, students: int, seconds: float) -> dict:
+    stats: dict = {"next": [], "answers": [], "errors": [], "steps": 0}
+    tokens = [issue_token(SECRET, Principal(f"student-{i}", "bench", ("student",)))
+              for i in range(students)]
+    limits = httpx.Limits(max_connections=students + 4)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+        started = time.perf_counter()
+        deadline = started + seconds
+        await asyncio.gather(*(_student(client, t, deadline, stats) for t in tokens))
+        stats["elapsed"] = time.perf_counter() - started
+    return stats
+
+
+def _ms(values: list[float], q: float) -> str:
+    return f"{1000 * float(np.quantile(values, q)):7.1f} ms" if values else "    n/a"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--items", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    args = parser.parse_args()
+
+    with postgres_schema() as database_url:
+        print(f"seeding {args.items} items into PostgreSQL ({PG_URL.split('@')[-1]}) …")
+        _seed(database_url, args.items)
+        port = _free_port()
+        prefix = f"bench-{uuid.uuid4().hex[:8]}"
+        env = {**os.environ, "QBANK_DATABASE_URL": database_url, "QBANK_REDIS_URL": REDIS_URL,
+               "QBANK_TENANT_ID": "bench", "QBANK_SECRET": SECRET, "QBANK_ENV": "prod",
+               "QBANK_STATE_PREFIX": prefix, "QBANK_RQ_QUEUE": prefix,
+               "QBANK_MAX_DAILY_EXPOSURES": "1000000"}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "qbank.cli", "serve", "--port", str(port), "--workers",
+             str(args.workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(600):
+                try:
+                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            asyncio.run(_load(base, min(args.students, 2), 3))  # warm up each worker
+            stats = asyncio.run(_load(base, args.students, args.seconds))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            import redis
+
+            client = redis.Redis.from_url(REDIS_URL)
+            for key in client.scan_iter(f"{prefix}:*"):
+                client.delete(key)
+    print(f"{args.students} students, {args.seconds:.0f} s, {args.items}-item exam, "
+          f"{args.workers} uvicorn workers, PostgreSQL + Redis")
+    print(f"  GET  /next     p50 {_ms(stats['next'], 0.5)}   p99 {_ms(stats['next'], 0.99)}")
+    print(f"  POST /answers  p50 {_ms(stats['answers'], 0.5)}   p99 {_ms(stats['answers'], 0.99)}")
+    print(f"  quiz steps/s   {stats['steps'] / stats['elapsed']:7.1f}   errors {len(stats['errors'])}")
+
+
+if __name__ == "__main__":
+    main()
