@@ -56,8 +56,11 @@ async def _student(client: httpx.AsyncClient, token: str, deadline: float, stats
     headers = {"Authorization": f"Bearer {token}"}
     rng = random.Random(token)
     while time.perf_counter() < deadline:
-        created = await client.post("/v1/quizzes", headers=headers, json={
-            "filters": {"num_questions": 30, "exam_code": DEMO_EXAM_CODE}, "adaptive": True})
+        created = await client.post(
+            "/v1/quizzes",
+            headers=headers,
+            json={"filters": {"num_questions": 30, "exam_code": DEMO_EXAM_CODE}, "adaptive": True},
+        )
         if created.status_code != 201:
             stats["errors"].append(created.status_code)
             return
@@ -74,9 +77,13 @@ async def _student(client: httpx.AsyncClient, token: str, deadline: float, stats
             item = served.json()
             started = time.perf_counter()
             answered = await client.post(
-                f"/v1/quizzes/{quiz_id}/answers", headers=headers,
-                json={"question_id": item["question_id"],
-                      "selected": rng.choice(item["payload"]["options"])["label"]})
+                f"/v1/quizzes/{quiz_id}/answers",
+                headers=headers,
+                json={
+                    "question_id": item["question_id"],
+                    "selected": rng.choice(item["payload"]["options"])["label"],
+                },
+            )
             stats["answers"].append(time.perf_counter() - started)
             if answered.status_code != 200:
                 stats["errors"].append(answered.status_code)
@@ -86,8 +93,10 @@ async def _student(client: httpx.AsyncClient, token: str, deadline: float, stats
 
 async def _load(base: str, students: int, seconds: float) -> dict:
     stats: dict = {"next": [], "answers": [], "errors": [], "steps": 0}
-    tokens = [issue_token(SECRET, Principal(f"student-{i}", "bench", ("student",)))
-              for i in range(students)]
+    tokens = [
+        issue_token(SECRET, Principal(f"student-{i}", "bench", ("student",)))
+        for i in range(students)
+    ]
     limits = httpx.Limits(max_connections=students + 4)
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
         started = time.perf_counter()
@@ -114,13 +123,32 @@ def main() -> None:
         _seed(database_url, args.items)
         port = _free_port()
         prefix = f"bench-{uuid.uuid4().hex[:8]}"
-        env = {**os.environ, "QBANK_DATABASE_URL": database_url, "QBANK_REDIS_URL": REDIS_URL,
-               "QBANK_TENANT_ID": "bench", "QBANK_SECRET": SECRET, "QBANK_ENV": "prod",
-               "QBANK_STATE_PREFIX": prefix, "QBANK_RQ_QUEUE": prefix,
-               "QBANK_MAX_DAILY_EXPOSURES": "1000000"}
+        env = {
+            **os.environ,
+            "QBANK_DATABASE_URL": database_url,
+            "QBANK_REDIS_URL": REDIS_URL,
+            "QBANK_TENANT_ID": "bench",
+            "QBANK_SECRET": SECRET,
+            "QBANK_ENV": "prod",
+            "QBANK_STATE_PREFIX": prefix,
+            "QBANK_RQ_QUEUE": prefix,
+            "QBANK_MAX_DAILY_EXPOSURES": "1000000",
+        }
         server = subprocess.Popen(
-            [sys.executable, "-m", "qbank.cli", "serve", "--port", str(port), "--workers",
-             str(args.workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "qbank.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(600):
@@ -139,11 +167,14 @@ def main() -> None:
             client = redis.Redis.from_url(REDIS_URL)
             for key in client.scan_iter(f"{prefix}:*"):
                 client.delete(key)
-    print(f"{args.students} students, {args.seconds:.0f} s, {args.items}-item exam, "
-          f"{args.workers} uvicorn workers, PostgreSQL + Redis")
-    print(f"  GET  /next     p50 {_ms(stats['next'], 0.5)}   p99 {_ms(stats['next'], 0.99)}")
-    print(f"  POST /answers  p50 {_ms(stats['answers'], 0.5)}   p99 {_ms(stats['answers'], 0.99)}")
-    print(f"  quiz steps/s   {stats['steps'] / stats['elapsed']:7.1f}   errors {len(stats['errors'])}")
+    print(
+        f"{args.students} students, {args.seconds:.0f} s, {args.items}-item exam, "
+        f"{args.workers} uvicorn workers, PostgreSQL + Redis"
+    )
+    for label, key in (("GET  /next    ", "next"), ("POST /answers ", "answers")):
+        print(f"  {label} p50 {_ms(stats[key], 0.5)}   p99 {_ms(stats[key], 0.99)}")
+    steps_per_s = stats["steps"] / stats["elapsed"]
+    print(f"  quiz steps/s   {steps_per_s:7.1f}   errors {len(stats['errors'])}")
 
 
 if __name__ == "__main__":
