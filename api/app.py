@@ -8,7 +8,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 
-from api.errors import domain_error_response, http_error_response
+from api.errors import domain_error_response, http_error_response, undecodable_body_response
 from api.routes import admin, authoring, public, quizzes
 from api.runtime import Runtime, build_runtime
 from qbank import __version__
@@ -40,7 +40,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *admin.ROUTES,
         ],
         dependencies={"runtime": Provide(_provide_runtime, sync_to_thread=False)},
-        exception_handlers={QBankError: domain_error_response, HTTPException: http_error_response},
+        exception_handlers={
+            QBankError: domain_error_response,
+            HTTPException: http_error_response,
+            UnicodeDecodeError: undecodable_body_response,
+            RecursionError: undecodable_body_response,
+        },
         state=State({"runtime": runtime}),
         on_shutdown=[close],
         openapi_config=OpenAPIConfig(title="QBank API", version=__version__),

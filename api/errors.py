@@ -18,7 +18,13 @@ from qbank.errors import (
     QBankError,
 )
 
-__all__ = ["ERROR_RESPONSES", "ErrorBody", "domain_error_response", "http_error_response"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "ErrorBody",
+    "domain_error_response",
+    "http_error_response",
+    "undecodable_body_response",
+]
 
 _STATUS: dict[type[QBankError], int] = {
     InvalidInputError: 400, PermissionDeniedError: 403, NotFoundError: 404, ConflictError: 409,
@@ -52,6 +58,12 @@ def http_error_response(_: Request[Any, Any, Any], exc: Exception) -> Response[E
     name = type(exc).__name__.replace("Exception", "Error")
     extra = getattr(exc, "extra", None) or None
     return _body(exc.status_code, name, str(exc.detail), extra, dict(exc.headers or {}))
+
+
+def undecodable_body_response(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    """A body that is not UTF-8, or nests too deeply to decode: 400, not 500."""
+    reason = "is not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else "nests too deeply"
+    return _body(400, "ValidationError", f"the request body {reason}")
 
 
 def _spec(description: str) -> ResponseSpec:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Request, delete, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from api.errors import ERROR_RESPONSES
@@ -14,6 +15,7 @@ from api.runtime import Runtime
 from api.schemas import NO_NUL, PublishIn, QuestionIn
 from api.security import current_principal, requires
 from qbank.services import authoring, importing
+from qbank.services.auth import Principal
 from qbank.services.authoring import OptionInput, QuestionInput
 
 __all__ = ["ROUTES"]
@@ -23,6 +25,13 @@ PUBLISHERS = requires("publisher", "admin")
 READERS = requires("author", "publisher", "admin")
 QuestionId = Annotated[int, PathParameter(ge=1, le=9_007_199_254_740_991)]
 Version = Annotated[int, PathParameter(ge=1, le=1_000_000)]
+
+
+def _check_may_publish(principal: Principal, publish: bool) -> None:
+    if publish and not principal.has_any("publisher", "admin"):
+        raise PermissionDeniedException(
+            "publishing needs the publisher role; send publish: false to keep a draft"
+        )
 
 
 def _question_input(
@@ -56,6 +65,7 @@ def create_question(
 ) -> dict[str, int]:
     """Create a question with its first version; published unless ``publish`` is false."""
     principal = current_principal(request)
+    _check_may_publish(principal, data.publish)
     created = authoring.create_question(
         runtime.sessions, principal.tenant_id, _question_input(data, principal.user_id)
     )
@@ -116,6 +126,7 @@ def add_version(
 ) -> dict[str, int]:
     """Add the next version of a question."""
     principal = current_principal(request)
+    _check_may_publish(principal, data.publish)
     created = authoring.add_version(
         runtime.sessions, principal.tenant_id, question_id, _question_input(data, principal.user_id)
     )
@@ -214,6 +225,7 @@ def import_questions(
 ) -> dict[str, Any]:
     """Bulk import question records (as ``qbank import`` reads from JSON), all or nothing."""
     principal = current_principal(request)
+    _check_may_publish(principal, any(r.get("publish", True) is not False for r in data))
     report = importing.import_records(
         runtime.sessions, principal.tenant_id, data, principal.user_id
     )

@@ -18,6 +18,12 @@ DEMO_ACCOUNTS = (
 )
 
 
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def _serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
@@ -54,6 +60,11 @@ def demo_command(host: str, port: int) -> None:
     from qbank.services.demo import seed_demo
 
     settings = Settings.from_env()
+    if settings.env != "dev":
+        raise click.UsageError(
+            "qbank demo creates demo accounts and data: it runs only with "
+            "QBANK_ENV=dev (use 'qbank serve' in production)"
+        )
     sessions = open_sessions(settings)
     click.echo("qbank demo: seeding the demo exam (first run takes a few seconds)…", err=True)
     report = seed_demo(sessions, settings.tenant_id)
@@ -65,7 +76,7 @@ def demo_command(host: str, port: int) -> None:
     lines = [
         "",
         f"QBank demo — exam {report.exam_code} ({report.created + report.existing} items), "
-        f"tenant {settings.tenant_id}, database {settings.database_url}",
+        f"tenant {settings.tenant_id}, database {_redact(settings.database_url)}",
         f"  API        {base}",
         f"  API docs   {base}/schema/swagger",
         f"  health     {base}/health",

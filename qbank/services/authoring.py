@@ -41,6 +41,7 @@ DEFAULT_EXAM_CODE = "DEMO-EXAM"
 DIFFICULTY_LABELS = ("easy", "medium", "hard")
 OPTION_LABELS = "ABCDEFGHIJ"
 MAX_PAGE_SIZE = 200
+MAX_TEXT = 20_000
 # Column widths of sql/schema.sql, checked up front so PostgreSQL and SQLite refuse alike.
 _TEXT_LIMITS = {
     "topic_name": 200,
@@ -99,8 +100,12 @@ class QuestionInput:
         texts = [self.stem_md, self.lead_in, self.rationale_md, *(o.text_md for o in self.options)]
         if any("\x00" in text for text in texts if isinstance(text, str)):
             raise InvalidInputError("text must not contain NUL characters")
-        if not all(isinstance(tag, str) and len(tag) <= 64 for tag in self.tags):
-            raise InvalidInputError("tags must be strings of at most 64 characters")
+        if len(self.tags) > 50 or not all(
+            isinstance(tag, str) and len(tag) <= 64 and "\x00" not in tag for tag in self.tags
+        ):
+            raise InvalidInputError("tags: at most 50 strings of at most 64 characters")
+        if any(isinstance(text, str) and len(text) > MAX_TEXT for text in texts):
+            raise InvalidInputError(f"texts must be at most {MAX_TEXT} characters")
         if self.difficulty_label not in DIFFICULTY_LABELS:
             raise InvalidInputError(
                 f"difficulty_label must be one of {', '.join(DIFFICULTY_LABELS)}, "
@@ -266,8 +271,8 @@ def create_question(
     try:
         with sessions.begin() as session:
             return insert_question(session, tenant_id, data)
-    except IntegrityError as error:
-        raise ConflictError(f"the question clashes with existing data: {error.orig}") from None
+    except IntegrityError:
+        raise ConflictError("the question clashes with an existing one") from None
 
 
 def _question(session: Session, tenant_id: str, question_id: int) -> Question:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -28,6 +29,12 @@ def set_feature_flag(
     _check_key("key", key)
     if key == SELECTOR_KEY and value is not None and value not in SELECTORS:
         raise InvalidInputError(f"{SELECTOR_KEY} must be one of {', '.join(SELECTORS)}")
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise InvalidInputError("value must be plain JSON without NaN or infinity") from None
+    if len(encoded) > 10_000 or "\\u0000" in encoded:
+        raise InvalidInputError("value must be at most 10 000 characters of JSON, without NUL")
     with sessions.begin() as session:
         flag = session.get(FeatureFlag, (tenant_id, key))
         if flag is None:

@@ -62,11 +62,19 @@ def _number(record: dict[str, Any], name: str, where: str) -> float | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidInputError(f"{where}: {name} is not a number: {value!r}") from None
     if not math.isfinite(number):
         raise InvalidInputError(f"{where}: {name} must be finite")
     return number
+
+
+def _tags(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        raise InvalidInputError(f"{where}: tags must be a list of strings")
+    return tuple(value)
 
 
 def _item(record: dict[str, Any], where: str, created_by: str) -> ImportItem:
@@ -100,13 +108,15 @@ def _item(record: dict[str, Any], where: str, created_by: str) -> ImportItem:
             exam_code=str(record.get("exam_code") or DEFAULT_EXAM_CODE),
             publish=publish if isinstance(publish, bool) else str(publish).lower() != "false",
             bloom_level=record.get("bloom_level") or None, created_by=created_by,
-            tags=tuple(record.get("tags") or ()),
+            tags=_tags(record.get("tags"), where),
         )  # fmt: skip
     except InvalidInputError as error:
         raise InvalidInputError(f"{where}: {error}") from None
     values = {name: _number(record, name, where) for name in ("a", "b", "c", "sh_p")}
     if values["a"] is not None and not 0 < values["a"] <= 10:
         raise InvalidInputError(f"{where}: a must be in (0, 10]")
+    if values["b"] is not None and abs(values["b"]) > 20:
+        raise InvalidInputError(f"{where}: b must be in [-20, 20]")
     if values["c"] is not None and not 0 <= values["c"] < 1:
         raise InvalidInputError(f"{where}: c must be in [0, 1)")
     if values["sh_p"] is not None and not 0 <= values["sh_p"] <= 1:
@@ -177,8 +187,10 @@ def import_records(
     try:
         with sessions.begin() as session:
             ids = insert_items(session, tenant_id, items)
-    except IntegrityError as error:
-        raise ConflictError(f"import clashes with existing data: {error.orig}") from None
+    except IntegrityError:
+        raise ConflictError(
+            "import clashes with existing questions; nothing was imported"
+        ) from None
     return ImportReport(len(ids), ids)
 
 
@@ -217,6 +229,8 @@ def import_questions(
     try:
         with sessions.begin() as session:
             ids = insert_items(session, tenant_id, items)
-    except IntegrityError as error:
-        raise ConflictError(f"import clashes with existing data: {error.orig}") from None
+    except IntegrityError:
+        raise ConflictError(
+            "import clashes with existing questions; nothing was imported"
+        ) from None
     return ImportReport(len(ids), ids)

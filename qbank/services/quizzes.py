@@ -547,6 +547,8 @@ def get_quiz(
                     entry.update(_feedback(session, item, response))
             items.append(entry)
         correct = sum(int(r.is_correct) for r in answered.values())
+        if not reveal:  # exam mode, not finished: nothing that tells right from wrong
+            per_topic = {name: {"total": stats["total"]} for name, stats in per_topic.items()}
         return {
             "quiz_id": str(quiz.id),
             "status": quiz.status,
@@ -555,10 +557,10 @@ def get_quiz(
             "exam_code": quiz.exam_code,
             "answered": len(answered),
             "num_questions": quiz.num_questions,
-            "score": correct,
-            "score_pct": round(100 * correct / len(answered), 1) if answered else None,
-            "theta": quiz.theta,
-            "se": quiz.se,
+            "score": correct if reveal else None,
+            "score_pct": round(100 * correct / len(answered), 1) if answered and reveal else None,
+            "theta": quiz.theta if reveal else None,
+            "se": quiz.se if reveal else None,
             "per_topic": per_topic,
             "items": items,
             "expires_at": _aware(quiz.expires_at).isoformat(),

@@ -380,6 +380,8 @@ def list_runs(
     if status is not None and status not in RUN_STATUSES:
         raise InvalidInputError(f"status must be one of {', '.join(RUN_STATUSES)}")
     first, last = _parse_day("start", start), _parse_day("end", end)
+    if last is not None and last >= date.max:
+        last = None  # "until the end of time" is no filter
     if first and last and first > last:
         raise InvalidInputError(f"start ({first}) is after end ({last})")
     fail_stale_runs(sessions)

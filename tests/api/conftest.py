@@ -8,8 +8,10 @@ from qbank.services.auth import create_user
 from qbank.settings import Settings
 
 PASSWORD = "correct horse battery"
-USERS = {"admin": ("admin",), "author": ("author",), "publisher": ("publisher",),
-         "student": ("student",), "student2": ("student",)}  # fmt: skip
+USERS = {
+    "admin": ("admin",), "author": ("author", "publisher"), "writer": ("author",),
+    "publisher": ("publisher",), "student": ("student",), "student2": ("student",),
+}  # fmt: skip  # fmt: skip
 
 
 @pytest.fixture

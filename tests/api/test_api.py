@@ -239,3 +239,57 @@ def test_get_one_and_bulk_import(client):
     outsider = token(client, "outsider", "other")
     # an admin of another tenant does not see it at all
     assert client.get(f"/v1/author/questions/{question_id}", headers=outsider).status_code == 404
+
+
+def test_publishing_needs_the_publisher_role(client):
+    writer = token(client, "writer")
+    denied = client.post("/v1/author/questions", headers=writer, json=question_body(1))
+    assert denied.status_code == 403
+    assert "publish: false" in denied.json()["detail"]
+    draft = client.post("/v1/author/questions", headers=writer,
+                        json=question_body(1, publish=False))  # fmt: skip
+    assert draft.status_code == 201
+    bulk = client.post("/v1/author/questions/import", headers=writer, json=[question_body(2)])
+    assert bulk.status_code == 403
+
+
+def test_exam_mode_summary_hides_correctness_until_finished(client):
+    publish_exam(client, n=3)
+    student = token(client, "student")
+    quiz_id = client.post("/v1/quizzes", headers=student, json={
+        "filters": {"num_questions": 2, "mode": "exam", "exam_code": "EX"},
+        "adaptive": False}).json()["quiz_id"]  # fmt: skip
+    item = client.get(f"/v1/quizzes/{quiz_id}/next", headers=student).json()
+    client.post(f"/v1/quizzes/{quiz_id}/answers", headers=student,
+                json={"question_id": item["question_id"], "selected": "B"})  # fmt: skip
+    active = client.get(f"/v1/quizzes/{quiz_id}", headers=student).json()
+    assert active["score"] is None
+    assert active["theta"] is None
+    assert all(set(stats) == {"total"} for stats in active["per_topic"].values())
+    finished = client.post(f"/v1/quizzes/{quiz_id}/finish", headers=student).json()
+    assert finished["score"] == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content"),
+    [
+        ("post", "/v1/admin/flags", b'{"key": "k", "enabled": true, "value": "\xff"}'),
+        (
+            "post",
+            "/v1/admin/flags",
+            b'{"key": "k", "enabled": true, "value": ' + b"[" * 3000 + b"]" * 3000 + b"}",
+        ),
+        ("post", "/v1/author/questions/import", b'[{"tags": 5}]'),
+        ("post", "/v1/author/questions/import", b'[{"a": 1' + b"0" * 400 + b"}]"),
+    ],
+)
+def test_hostile_bodies_are_400(client, method, path, content):
+    headers = {**token(client, "admin"), "Content-Type": "application/json"}
+    response = getattr(client, method)(path, headers=headers, content=content)
+    assert response.status_code == 400, response.text
+
+
+def test_far_future_end_date_is_no_error(client):
+    admin = token(client, "admin")
+    response = client.get("/v1/admin/exposure/calibrate_sh/runs?end=9999-12-31", headers=admin)
+    assert response.status_code == 200

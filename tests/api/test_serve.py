@@ -79,3 +79,12 @@ def test_user_add_reads_the_password_from_stdin(tmp_path):
                            timeout=120)  # fmt: skip
     assert short.returncode == 2
     assert "at least 8" in short.stderr
+
+
+def test_demo_refuses_production(tmp_path):
+    env = {**os.environ, "QBANK_DATA_DIR": str(tmp_path), "QBANK_ENV": "prod",
+           "QBANK_SECRET": "s" * 40}  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "qbank.cli", "demo"], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2
+    assert "QBANK_ENV=dev" in done.stderr

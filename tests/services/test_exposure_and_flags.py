@@ -77,3 +77,9 @@ def test_selector_cohort_wins_over_flag(session_factory):
     assert selector_for_user(session_factory, "other-tenant", "u2") == "vanilla"
     with pytest.raises(InvalidInputError):
         assign_cohort(session_factory, TENANT, "u1", "selector_strategy", "random")
+
+
+@pytest.mark.parametrize("value", ["nul\x00", float("nan"), "x" * 20_000])
+def test_flag_values_both_backends_cannot_store_are_refused(session_factory, value):
+    with pytest.raises(InvalidInputError, match="value must"):
+        set_feature_flag(session_factory, TENANT, "banner", True, value)
