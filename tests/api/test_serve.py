@@ -88,3 +88,124 @@ def test_demo_refuses_production(tmp_path):
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 2
     assert "QBANK_ENV=dev" in done.stderr
+
+
+def test_two_api_processes_and_a_worker_share_postgres_and_redis(tmp_path):
+    """The scaled-out runtime: `qbank serve --workers 2` and `qbank worker` on one PostgreSQL and
+    one Redis; an author publishes, a student takes a quiz, an admin runs a calibration."""
+    import uuid
+
+    from qbank.services.auth import create_user
+    from qbank.store.db import init_schema, make_engine, make_session_factory
+    from tests.backends import postgres_schema, redis_url_or_skip
+
+    redis_url = redis_url_or_skip()
+    with postgres_schema() as database_url:
+        engine = make_engine(database_url)
+        init_schema(engine)
+        sessions = make_session_factory(engine)
+        for name, roles in (
+            ("ann", ("author", "publisher")),
+            ("stu", ("student",)),
+            ("adm", ("admin",)),
+        ):
+            create_user(sessions, "acme", name, "long password 1", roles)
+        engine.dispose()
+        prefix = f"qbank-test-{uuid.uuid4().hex[:8]}"
+        env = {
+            **os.environ,
+            "QBANK_DATABASE_URL": database_url,
+            "QBANK_REDIS_URL": redis_url,
+            "QBANK_TENANT_ID": "acme",
+            "QBANK_ENV": "prod",
+            "QBANK_SECRET": "k" * 40,
+            "QBANK_STATE_PREFIX": prefix,
+            "QBANK_RQ_QUEUE": prefix,
+        }
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "qbank.cli", "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "qbank.cli", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_healthy(base, server)
+            assert httpx.get(f"{base}/health").json()["redis"] == "ok"
+
+            def login(name):
+                response = httpx.post(
+                    f"{base}/v1/auth/login", json={"username": name, "password": "long password 1"}
+                )
+                return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+            author, student, admin = login("ann"), login("stu"), login("adm")
+            for i in range(8):
+                body = {
+                    "topic_name": "Cardiology",
+                    "stem_md": f"Stem {i}",
+                    "lead_in": "Q?",
+                    "rationale_md": "R",
+                    "difficulty_label": "medium",
+                    "exam_code": "EX",
+                    "options": [
+                        {"label": "A", "text_md": "yes", "is_correct": True},
+                        {"label": "B", "text_md": "no"},
+                    ],
+                }
+                assert (
+                    httpx.post(f"{base}/v1/author/questions", json=body, headers=author).status_code
+                    == 201
+                )
+            quiz = httpx.post(
+                f"{base}/v1/quizzes",
+                headers=student,
+                timeout=30,
+                json={"filters": {"num_questions": 3, "exam_code": "EX"}},
+            ).json()
+            for _ in range(3):  # requests land on either API process; state is shared
+                item = httpx.get(
+                    f"{base}/v1/quizzes/{quiz['quiz_id']}/next", headers=student, timeout=30
+                ).json()
+                answer = httpx.post(
+                    f"{base}/v1/quizzes/{quiz['quiz_id']}/answers",
+                    headers=student,
+                    timeout=30,
+                    json={"question_id": item["question_id"], "selected": "A"},
+                )
+                assert answer.json()["correct"] is True
+            started = httpx.post(
+                f"{base}/v1/admin/exposure/calibrate_sh/start",
+                headers=admin,
+                json={"exam_code": "EX", "n": 100, "test_len": 3, "iters": 2},
+                timeout=30,
+            ).json()
+            status = {}
+            for _ in range(600):
+                status = httpx.get(
+                    f"{base}/v1/admin/exposure/calibrate_sh/status",
+                    params={"job_id": started["job_id"]},
+                    headers=admin,
+                ).json()
+                if status["state"] in ("done", "failed"):
+                    break
+                time.sleep(0.2)
+            assert status["state"] == "done", status
+            assert len(status["result"]["diff"]) == 8
+        finally:
+            for process in (server, worker):
+                process.terminate()
+                process.wait(timeout=30)
+            import redis
+
+            client = redis.Redis.from_url(redis_url)
+            for key in client.scan_iter(f"*{prefix}*"):
+                client.delete(key)
