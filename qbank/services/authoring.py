@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
 from qbank.store.models import (
+    ItemCalibration,
+    ItemExposureControl,
     Question,
     QuestionOption,
     QuestionPublication,
@@ -456,8 +458,6 @@ def get_question(
     Raises:
         NotFoundError: no such question in the tenant.
     """
-    from qbank.store.models import ItemCalibration, ItemExposureControl
-
     with sessions() as session:
         question = _question(session, tenant_id, question_id)
         versions = session.scalars(

@@ -151,23 +151,18 @@ def read_import_file(path: str | Path, created_by: str = "import") -> list[Impor
         items = parse_records(records, created_by)
     elif path.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))
-        items = [_item(dict(r), f"line {reader.line_num}", created_by) for r in reader]
+        items = _checked([_item(dict(r), f"line {reader.line_num}", created_by) for r in reader])
     else:
         raise InvalidInputError(f"import files must end in .json or .csv, got {path.name}")
-    if not items:
-        raise InvalidInputError(f"{path} holds no questions")
-    if len(items) > MAX_IMPORT_ITEMS:
-        raise InvalidInputError(f"at most {MAX_IMPORT_ITEMS} questions per import")
-    refs = [item.question.external_ref for item in items if item.question.external_ref]
-    duplicates = sorted({ref for ref in refs if refs.count(ref) > 1})
-    if duplicates:
-        raise InvalidInputError(f"duplicate external_ref in the file: {', '.join(duplicates[:5])}")
     return items
 
 
-def parse_records(records: list[Any], created_by: str) -> list[ImportItem]:
-    """Validate question records (JSON objects); errors name the record's position."""
-    items = [_item(r, f"question {i + 1}", created_by) for i, r in enumerate(records)]
+def _checked(items: list[ImportItem]) -> list[ImportItem]:
+    """A batch is not empty, not too large and names each external_ref once."""
+    if not items:
+        raise InvalidInputError("no questions to import")
+    if len(items) > MAX_IMPORT_ITEMS:
+        raise InvalidInputError(f"at most {MAX_IMPORT_ITEMS} questions per import")
     refs = [item.question.external_ref for item in items if item.question.external_ref]
     duplicates = sorted({ref for ref in refs if refs.count(ref) > 1})
     if duplicates:
@@ -175,15 +170,16 @@ def parse_records(records: list[Any], created_by: str) -> list[ImportItem]:
     return items
 
 
-def import_records(
-    sessions: sessionmaker[Session], tenant_id: str, records: list[Any], created_by: str
-) -> ImportReport:
-    """Import question records in one transaction: all of them or none."""
-    if not records:
-        raise InvalidInputError("no questions to import")
-    if len(records) > MAX_IMPORT_ITEMS:
+def parse_records(records: list[Any], created_by: str) -> list[ImportItem]:
+    """Validate question records (JSON objects); errors name the record's position."""
+    if len(records) > MAX_IMPORT_ITEMS:  # before the per-record work
         raise InvalidInputError(f"at most {MAX_IMPORT_ITEMS} questions per import")
-    items = parse_records(records, created_by)
+    return _checked([_item(r, f"question {i + 1}", created_by) for i, r in enumerate(records)])
+
+
+def _insert_all(
+    sessions: sessionmaker[Session], tenant_id: str, items: list[ImportItem]
+) -> ImportReport:
     try:
         with sessions.begin() as session:
             ids = insert_items(session, tenant_id, items)
@@ -192,6 +188,13 @@ def import_records(
             "import clashes with existing questions; nothing was imported"
         ) from None
     return ImportReport(len(ids), ids)
+
+
+def import_records(
+    sessions: sessionmaker[Session], tenant_id: str, records: list[Any], created_by: str
+) -> ImportReport:
+    """Import question records in one transaction: all of them or none."""
+    return _insert_all(sessions, tenant_id, parse_records(records, created_by))
 
 
 def insert_items(session: Session, tenant_id: str, items: list[ImportItem]) -> list[int]:
@@ -225,12 +228,4 @@ def import_questions(
         InvalidInputError: a bad record (nothing is written).
         ConflictError: an external_ref already exists in the tenant (nothing is written).
     """
-    items = read_import_file(path, created_by)
-    try:
-        with sessions.begin() as session:
-            ids = insert_items(session, tenant_id, items)
-    except IntegrityError:
-        raise ConflictError(
-            "import clashes with existing questions; nothing was imported"
-        ) from None
-    return ImportReport(len(ids), ids)
+    return _insert_all(sessions, tenant_id, read_import_file(path, created_by))

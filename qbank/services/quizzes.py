@@ -214,12 +214,16 @@ def _answered(session: Session, quiz: QuizSession) -> dict[tuple[int, int], User
     return {(row.question_id, row.version): row for row in rows}
 
 
-def _payload(session: Session, question_id: int, version: int) -> dict[str, Any]:
-    row = session.scalars(
+def _version_row(session: Session, question_id: int, version: int) -> QuestionVersion:
+    return session.scalars(
         select(QuestionVersion).where(
             QuestionVersion.question_id == question_id, QuestionVersion.version == version
         )
     ).one()
+
+
+def _payload(session: Session, question_id: int, version: int) -> dict[str, Any]:
+    row = _version_row(session, question_id, version)
     options = session.scalars(
         select(QuestionOption)
         .where(QuestionOption.question_version_id == row.id)
@@ -363,9 +367,11 @@ def next_item(
     return ServedItem(choice["question_id"], choice["version"], position, payload)
 
 
-def _update_ability(session: Session, quiz: QuizSession) -> None:
-    served = {(i.question_id, i.version): i for i in _served(session, quiz)}
-    items = [(served[key], response) for key, response in _answered(session, quiz).items()]
+def _update_ability(
+    quiz: QuizSession, served: list[QuizItem], answered: dict[tuple[int, int], UserResponse]
+) -> None:
+    by_key = {(i.question_id, i.version): i for i in served}
+    items = [(by_key[key], response) for key, response in answered.items()]
     estimate = estimate_ability(
         [i.a for i, _ in items],
         [i.b for i, _ in items],
@@ -376,11 +382,7 @@ def _update_ability(session: Session, quiz: QuizSession) -> None:
 
 
 def _feedback(session: Session, item: QuizItem, response: UserResponse) -> dict[str, Any]:
-    version = session.scalars(
-        select(QuestionVersion).where(
-            QuestionVersion.question_id == item.question_id, QuestionVersion.version == item.version
-        )
-    ).one()
+    version = _version_row(session, item.question_id, item.version)
     correct = session.scalar(
         select(QuestionOption.option_label).where(
             QuestionOption.question_version_id == version.id, QuestionOption.is_correct
@@ -428,12 +430,15 @@ def answer_item(
                     return _result(session, quiz, earlier)
             if quiz.status != "active":
                 raise ConflictError(f"quiz {quiz_id} is {quiz.status}")
-            item = next((i for i in _served(session, quiz) if i.question_id == question_id), None)
+            served = _served(session, quiz)
+            item = next((i for i in served if i.question_id == question_id), None)
             if item is None:
                 raise ConflictError(f"question {question_id} was not served in this quiz")
             if (item.question_id, item.version) in answered:
                 raise ConflictError(f"question {question_id} was already answered")
-            return _grade(session, quiz, item, selected, time_taken_ms, idempotency_key)
+            return _grade(
+                session, quiz, served, answered, item, selected, time_taken_ms, idempotency_key
+            )
     except IntegrityError:
         raise ConflictError(f"question {question_id} was already answered") from None
 
@@ -441,16 +446,14 @@ def answer_item(
 def _grade(
     session: Session,
     quiz: QuizSession,
+    served: list[QuizItem],
+    answered: dict[tuple[int, int], UserResponse],
     item: QuizItem,
     selected: str,
     time_taken_ms: int | None,
     idempotency_key: str | None,
 ) -> AnswerResult:
-    version = session.scalars(
-        select(QuestionVersion).where(
-            QuestionVersion.question_id == item.question_id, QuestionVersion.version == item.version
-        )
-    ).one()
+    version = _version_row(session, item.question_id, item.version)
     options = {
         o.option_label: o.is_correct
         for o in session.scalars(
@@ -474,24 +477,29 @@ def _grade(
     )
     session.add(response)
     session.flush()
-    _update_ability(session, quiz)
-    answered = len(_answered(session, quiz))
-    if answered >= quiz.num_questions or (
+    answered = {**answered, (item.question_id, item.version): response}
+    _update_ability(quiz, served, answered)
+    if len(answered) >= quiz.num_questions or (
         quiz.adaptive and quiz.stop_se is not None and quiz.se <= quiz.stop_se
     ):
         quiz.status, quiz.finished_at = "finished", _now()
-    return _result(session, quiz, response)
+    return _result(session, quiz, response, item)
 
 
-def _result(session: Session, quiz: QuizSession, response: UserResponse) -> AnswerResult:
+def _result(
+    session: Session, quiz: QuizSession, response: UserResponse, item: QuizItem | None = None
+) -> AnswerResult:
     finished = quiz.status == "finished"
     if quiz.mode == "exam" and not finished:
         return AnswerResult(response.question_id, True, quiz.mode, finished)
-    item = session.scalars(
-        select(QuizItem).where(
-            QuizItem.quiz_id == quiz.id, QuizItem.question_id == response.question_id
-        )
-    ).one()
+    item = (
+        item
+        or session.scalars(
+            select(QuizItem).where(
+                QuizItem.quiz_id == quiz.id, QuizItem.question_id == response.question_id
+            )
+        ).one()
+    )
     return AnswerResult(
         response.question_id, True, quiz.mode, finished, _feedback(session, item, response)
     )
@@ -524,12 +532,7 @@ def get_quiz(
         per_topic: dict[str, dict[str, int]] = {}
         for item in served:
             response = answered.get((item.question_id, item.version))
-            version = session.scalars(
-                select(QuestionVersion).where(
-                    QuestionVersion.question_id == item.question_id,
-                    QuestionVersion.version == item.version,
-                )
-            ).one()
+            version = _version_row(session, item.question_id, item.version)
             topic = session.get(Topic, version.topic_id)
             topic_name = topic.name if topic else ""
             stats = per_topic.setdefault(topic_name, {"correct": 0, "total": 0})
