@@ -29,7 +29,7 @@ __all__ = [
     "report_progress",
 ]
 
-CALIBRATION_TASK = "qbank.jobs.tasks.run_sh_calibration"
+CALIBRATION_TASK = "qbank.jobs.tasks.run_calibration"
 DEFAULT_QUEUE = "qbank"
 JOB_TIMEOUT_S = 6 * 3600
 

@@ -2,14 +2,19 @@
 
 A run row is the source of truth for its progress and result. ``execute_run`` is the job body
 (the RQ worker and the in-process runner both call it through ``qbank.jobs.tasks``); it claims
-the run atomically, so a retried job never runs or applies twice, and it applies new k values in
+the run atomically, so a retried job never runs or applies twice, and it applies new values in
 the same transaction that marks the run done: all or nothing.
+
+A run has a *kind* (``sh`` for Sympson–Hetter exposure control; more kinds plug in through
+``RUN_KIND_PATHS``). The lifecycle here is shared; a ``RunKind`` says how a kind executes and
+what it writes when applied or rolled back.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib
 import io
 import logging
 import threading
@@ -17,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,12 +38,18 @@ from qbank.store.models import CalibrationRun, Question
 
 __all__ = [
     "DIFF_CSV_HEADER",
+    "RUN_KIND_PATHS",
     "RUN_STATUSES",
+    "RunContext",
     "RunDetail",
+    "RunKind",
+    "RunProgress",
     "apply_run",
     "cancel_run",
     "create_run",
+    "create_run_record",
     "diff_csv",
+    "enqueue_run",
     "execute_run",
     "fail_stale_runs",
     "get_run",
@@ -58,6 +69,63 @@ STALE_AFTER_S = 120.0
 
 
 _log = logging.getLogger(__name__)
+
+
+class RunProgress(NamedTuple):
+    """One progress report of a running job: handed to ``execute_run``'s ``on_progress``."""
+
+    current_iter: int
+    total_iters: int
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What a running job knows about its run, and how it reports progress.
+
+    ``report(current_iter, total_iters, row)`` appends ``row`` (figures of one iteration or
+    cycle) to the run's history, refreshes its heartbeat and stops the job when the run was
+    cancelled meanwhile.
+    """
+
+    run_id: str
+    tenant_id: str
+    exam_code: str
+    params: dict[str, Any]
+    dry_run: bool
+    report: Callable[[int, int, dict[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RunKind:
+    """One kind of run: how it executes and what applying its result writes.
+
+    ``execute(sessions, context)`` returns the JSON-ready result. ``write(session, tenant_id,
+    result, side)`` writes the ``"after"`` values (apply) or the ``"before"`` values (rollback)
+    inside the caller's transaction and returns the number of rows; ``None`` means the kind only
+    reports (nothing to apply).
+    """
+
+    name: str
+    execute: Callable[[sessionmaker[Session], RunContext], dict[str, Any]]
+    write: Callable[[Session, str, dict[str, Any], str], int] | None = None
+
+
+# Kinds by name, as "module:attribute" so kind modules can import this one without a cycle.
+RUN_KIND_PATHS: dict[str, str] = {
+    "sh": "qbank.services.runs:SH_RUN",
+    "sweep": "qbank.services.sweep:SWEEP_RUN",
+}
+
+
+def _run_kind(name: str) -> RunKind:
+    path = RUN_KIND_PATHS.get(name)
+    if path is None:
+        raise InvalidInputError(f"unknown run kind {name!r}; known: {', '.join(RUN_KIND_PATHS)}")
+    module_name, attribute = path.split(":")
+    kind = getattr(importlib.import_module(module_name), attribute)
+    assert isinstance(kind, RunKind)
+    return kind
 
 
 class _CancelledError(Exception):
@@ -181,12 +249,30 @@ def create_run(
             f"test_len ({params.test_len}) exceeds the exam's pool size ({pool.n_items})"
         )
     params.item_tau(pool.topics)
+    return create_run_record(
+        sessions, tenant_id, "sh", exam_code, dataclasses.asdict(params),
+        total_iters=params.iters, dry_run=dry_run,
+    )  # fmt: skip
+
+
+def create_run_record(
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    kind: str,
+    exam_code: str,
+    params: dict[str, Any],
+    *,
+    total_iters: int,
+    dry_run: bool = False,
+) -> str:
+    """Record a queued run of any kind with already validated, JSON-ready params; returns its id."""
+    _run_kind(kind)
     run_id = uuid.uuid4()
     with sessions.begin() as session:
         session.add(CalibrationRun(
-            id=run_id, tenant_id=tenant_id, kind="sh", exam_code=exam_code, status="queued",
-            dry_run=dry_run, params=dataclasses.asdict(params), history=[], current_iter=0,
-            total_iters=params.iters, created_at=_now(),
+            id=run_id, tenant_id=tenant_id, kind=kind, exam_code=exam_code, status="queued",
+            dry_run=dry_run, params=params, history=[], current_iter=0,
+            total_iters=total_iters, created_at=_now(),
         ))  # fmt: skip
     return str(run_id)
 
@@ -209,16 +295,22 @@ def _claim(sessions: sessionmaker[Session], run_id: uuid.UUID) -> bool:
 
 
 def _record_progress(
-    sessions: sessionmaker[Session], run_id: uuid.UUID, progress: IterationProgress
+    sessions: sessionmaker[Session],
+    run_id: uuid.UUID,
+    current_iter: int,
+    total_iters: int,
+    row: dict[str, Any],
 ) -> None:
     with sessions.begin() as session:
         run = session.get(CalibrationRun, run_id)
         if run is None or run.status != "running":
             raise _CancelledError
-        run.current_iter = progress.current_iter
-        run.avg_exp = progress.row["avg_exp"]
-        run.max_over = progress.row["max_over"]
-        run.history = [*run.history, progress.row]
+        run.current_iter, run.total_iters = current_iter, total_iters
+        if "avg_exp" in row:
+            run.avg_exp = row["avg_exp"]
+        if "max_over" in row:
+            run.max_over = row["max_over"]
+        run.history = [*run.history, row]
         run.heartbeat_at = _now()
 
 
@@ -256,15 +348,17 @@ def _result(report: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _finish(sessions: sessionmaker[Session], run_id: uuid.UUID, result: dict[str, Any]) -> None:
+def _finish(
+    sessions: sessionmaker[Session], run_id: uuid.UUID, kind: RunKind, result: dict[str, Any]
+) -> None:
     with sessions.begin() as session:
         run = session.scalars(
             select(CalibrationRun).where(CalibrationRun.id == run_id).with_for_update()
         ).one()
         if run.status != "running":
             return  # cancelled (or failed as stale) meanwhile: change nothing
-        if not run.dry_run:
-            write_sh_p(session, [(row["qid"], row["ver"], row["after"]) for row in result["diff"]])
+        if not run.dry_run and kind.write is not None:
+            kind.write(session, run.tenant_id, result, "after")
             run.applied_at = _now()
         run.status, run.result, run.finished_at = "done", result, _now()
 
@@ -276,12 +370,29 @@ def _fail(sessions: sessionmaker[Session], run_id: uuid.UUID, error: str) -> Non
             run.status, run.error, run.finished_at = "failed", error, _now()
 
 
+def _execute_sh(sessions: sessionmaker[Session], context: RunContext) -> dict[str, Any]:
+    params = params_from_json(context.params)
+
+    def progress(step: IterationProgress) -> None:
+        context.report(step.current_iter, step.total_iters, step.row)
+
+    pool = load_exam_pool(sessions, context.tenant_id, context.exam_code)
+    return _result(calibrate_pool(pool, params, on_iteration=progress))
+
+
+def _write_sh(session: Session, tenant_id: str, result: dict[str, Any], side: str) -> int:
+    return _write_values(session, tenant_id, result["diff"], side)
+
+
+SH_RUN = RunKind("sh", _execute_sh, _write_sh)
+
+
 def execute_run(
     sessions: sessionmaker[Session],
     run_id: str,
-    on_progress: Callable[[IterationProgress], Any] | None = None,
+    on_progress: Callable[[RunProgress], Any] | None = None,
 ) -> str:
-    """Run a queued calibration to its end; returns the final status.
+    """Run a queued run of any kind to its end; returns the final status.
 
     Does nothing (and returns the current status) when the run is not queued, so a retried or
     duplicated job is harmless. Errors are recorded on the run as ``failed`` and re-raised.
@@ -300,20 +411,18 @@ def execute_run(
         with sessions() as session:
             run = session.get(CalibrationRun, key)
             assert run is not None  # claimed above
-            tenant_id, exam_code, params = (
-                run.tenant_id,
-                run.exam_code,
-                params_from_json(run.params),
-            )
+            kind = _run_kind(run.kind)
 
-        def progress(step: IterationProgress) -> None:
-            _record_progress(sessions, key, step)
-            if on_progress is not None:
-                on_progress(step)
+            def report(current_iter: int, total_iters: int, row: dict[str, Any]) -> None:
+                _record_progress(sessions, key, current_iter, total_iters, row)
+                if on_progress is not None:
+                    on_progress(RunProgress(current_iter, total_iters, row))
 
-        pool = load_exam_pool(sessions, tenant_id, exam_code)
-        report = calibrate_pool(pool, params, on_iteration=progress)
-        _finish(sessions, key, _result(report))
+            context = RunContext(
+                run_id=str(key), tenant_id=run.tenant_id, exam_code=run.exam_code,
+                params=dict(run.params), dry_run=run.dry_run, report=report,
+            )  # fmt: skip
+        _finish(sessions, key, kind, kind.execute(sessions, context))
     except _CancelledError:
         pass
     except BaseException as error:
@@ -373,8 +482,12 @@ def list_runs(
     status: str | None = None,
     page: int = 1,
     page_size: int = 50,
+    kind: str | None = None,
 ) -> tuple[list[RunDetail], int]:
-    """Runs of the tenant, newest first, and the total count; ``end`` is inclusive."""
+    """Runs of the tenant (of one kind, or all), newest first, and the total count.
+
+    ``end`` is inclusive.
+    """
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidInputError(f"page must be >= 1 and page_size in [1, {MAX_PAGE_SIZE}]")
     if status is not None and status not in RUN_STATUSES:
@@ -390,6 +503,8 @@ def list_runs(
         query = query.where(CalibrationRun.exam_code == exam_code)
     if status:
         query = query.where(CalibrationRun.status == status)
+    if kind:
+        query = query.where(CalibrationRun.kind == kind)
     if first:
         query = query.where(
             CalibrationRun.created_at >= datetime.combine(first, datetime.min.time(), UTC)
@@ -432,6 +547,13 @@ def _is_applied(run: CalibrationRun) -> bool:
     return applied is not None and (rolled_back is None or rolled_back < applied)
 
 
+def _writer(run: CalibrationRun) -> Callable[[Session, str, dict[str, Any], str], int]:
+    write = _run_kind(run.kind).write
+    if write is None:
+        raise ConflictError(f"a {run.kind} run only reports; it has nothing to apply")
+    return write
+
+
 def _write_values(session: Session, tenant_id: str, rows: list[dict[str, Any]], key: str) -> int:
     question_ids = sorted({int(row["qid"]) for row in rows})
     owned = set(session.scalars(
@@ -455,7 +577,7 @@ def apply_run(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> i
         result = _done_result(run)
         if _is_applied(run):
             raise ConflictError(f"run {run_id} is already applied")
-        count = _write_values(session, tenant_id, result["diff"], "after")
+        count = _writer(run)(session, tenant_id, result, "after")
         run.applied_at = _now()
         return count
 
@@ -471,7 +593,7 @@ def rollback_run(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -
         result = _done_result(run)
         if not _is_applied(run):
             raise ConflictError(f"run {run_id} is not applied; nothing to roll back")
-        count = _write_values(session, tenant_id, result["diff"], "before")
+        count = _writer(run)(session, tenant_id, result, "before")
         run.rolled_back_at = _now()
         return count
 
@@ -509,13 +631,23 @@ def start_run(
     If the job cannot be queued the run is marked failed with the reason, and the error raised.
     """
     run_id = create_run(sessions, tenant_id, exam_code, params, dry_run=dry_run)
+    return enqueue_run(sessions, queue, tenant_id, run_id), run_id
+
+
+def enqueue_run(
+    sessions: sessionmaker[Session], queue: JobQueue, tenant_id: str, run_id: str
+) -> str:
+    """Queue the job of a recorded run (any kind); returns the job id.
+
+    If the job cannot be queued the run is marked failed with the reason, and the error raised.
+    """
     try:
         job_id = queue.enqueue(CALIBRATION_TASK, run_id)
     except QBankError as error:
         _fail(sessions, uuid.UUID(run_id), f"could not queue the job: {error}")
         raise
     set_job_id(sessions, tenant_id, run_id, job_id)
-    return job_id, run_id
+    return job_id
 
 
 def run_status(
