@@ -1,6 +1,17 @@
 """Computerized adaptive testing: selection, simulation, S–H calibration (pure jax/numpy)."""
 
-from qbank.cat.metrics import ExposureMetrics, exposure_metrics, exposure_rates
+from qbank.cat.metrics import (
+    ExposureMetrics,
+    PositionPrecision,
+    StratumPrecision,
+    conditional_exposure_rates,
+    exposure_metrics,
+    exposure_rates,
+    exposure_rates_by_position,
+    precision_by_position,
+    precision_by_stratum,
+    theta_strata,
+)
 from qbank.cat.params import ABILITY_MODES, CalibrationParams, ThetaDist, parse_theta_dist
 from qbank.cat.select import (
     SELECTORS,
@@ -29,15 +40,21 @@ __all__ = [
     "CalibrationResult",
     "ExposureMetrics",
     "IterationProgress",
+    "PositionPrecision",
     "SimResult",
+    "StratumPrecision",
     "ThetaDist",
     "calibrate_sh",
     "choose_next_item",
     "choose_next_items",
     "compile_simulation",
+    "conditional_exposure_rates",
     "exposure_metrics",
     "exposure_rates",
+    "exposure_rates_by_position",
     "parse_theta_dist",
+    "precision_by_position",
+    "precision_by_stratum",
     "run_simulation",
     "select_sympson_hetter",
     "select_sympson_hetter_batch",
@@ -45,5 +62,6 @@ __all__ = [
     "select_vanilla_batch",
     "simulate",
     "synthetic_pool",
+    "theta_strata",
     "update_k",
 ]
