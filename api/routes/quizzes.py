@@ -94,6 +94,7 @@ def answer(
     principal = current_principal(request)
     result = quizzes.answer_item(
         runtime.sessions,
+        runtime.state,
         principal.tenant_id,
         _owner(principal),
         quiz_id,
@@ -123,7 +124,9 @@ def get_quiz(
 ) -> dict[str, Any]:
     """Status, score, θ̂ and SE, per-topic results and items."""
     principal = current_principal(request)
-    return quizzes.get_quiz(runtime.sessions, principal.tenant_id, _owner(principal), quiz_id)
+    return quizzes.get_quiz(
+        runtime.sessions, runtime.state, principal.tenant_id, _owner(principal), quiz_id
+    )
 
 
 @post(
@@ -139,7 +142,9 @@ def finish(
 ) -> dict[str, Any]:
     """End the quiz now and return its summary (with rationales)."""
     principal = current_principal(request)
-    return quizzes.finish_quiz(runtime.sessions, principal.tenant_id, _owner(principal), quiz_id)
+    return quizzes.finish_quiz(
+        runtime.sessions, runtime.state, principal.tenant_id, _owner(principal), quiz_id
+    )
 
 
 ROUTES = [create_quiz, next_item, answer, get_quiz, finish]

@@ -20,7 +20,14 @@ from qbank.errors import InvalidInputError
 from qbank.irt.eap import eap_estimate, make_grid, prior_log_density
 from qbank.irt.model import information, log_likelihood
 
-__all__ = ["AbilityEstimate", "choose_item", "estimate_ability"]
+__all__ = [
+    "AbilityEstimate",
+    "PreparedItems",
+    "choose_item",
+    "choose_prepared",
+    "estimate_ability",
+    "prepare_items",
+]
 
 _MIN_BUCKET = 64
 
@@ -57,6 +64,55 @@ def _choose(
     return _first_argmax(lottery_score(info, available, accepted))
 
 
+class PreparedItems(NamedTuple):
+    """A pool's parameters padded to their bucket once and kept on the device.
+
+    Live delivery chooses from the same pool many times; preparing it once saves the padding
+    and the host-to-device copy of four pool-sized arrays on every request.
+    """
+
+    a: jax.Array
+    b: jax.Array
+    c: jax.Array
+    k: jax.Array
+    n_items: int
+
+
+def prepare_items(a: ArrayLike, b: ArrayLike, c: ArrayLike, k: ArrayLike) -> PreparedItems:
+    """Pad a pool's ``(n_items,)`` parameters to their bucket (padded items never win)."""
+    n_items = int(np.asarray(a).shape[0])
+    size = _bucket(n_items)
+    return PreparedItems(
+        jnp.asarray(_pad(a, size, 1.0)), jnp.asarray(_pad(b, size, 0.0)),
+        jnp.asarray(_pad(c, size, 0.0)), jnp.asarray(_pad(k, size, 0.0)), n_items,
+    )  # fmt: skip
+
+
+def choose_prepared(
+    seed_word: int,
+    items: PreparedItems,
+    available: ArrayLike,
+    theta: float,
+    selector: str,
+) -> int:
+    """``choose_item`` over a prepared pool; ``available`` is ``(n_items,)``."""
+    if selector not in SELECTORS:
+        raise InvalidInputError(f"selector must be one of {', '.join(SELECTORS)}")
+    mask = np.asarray(available, bool)
+    if mask.shape != (items.n_items,):
+        raise InvalidInputError(f"available must have shape ({items.n_items},)")
+    if not mask.any():
+        raise InvalidInputError("no item is available to select")
+    if not np.isfinite(theta):
+        raise InvalidInputError(f"theta must be finite, got {theta}")
+    index = _choose(
+        jnp.uint32(seed_word & 0xFFFFFFFF), items.a, items.b, items.c, items.k,
+        np.pad(mask, (0, items.a.shape[0] - mask.shape[0])), jnp.float32(theta),
+        jnp.bool_(selector == "sympson_hetter"),
+    )  # fmt: skip
+    return int(index)
+
+
 def choose_item(
     seed_word: int,
     a: ArrayLike,
@@ -82,25 +138,7 @@ def choose_item(
     Raises:
         InvalidInputError: unknown selector, nothing available, or a non-finite θ̂.
     """
-    if selector not in SELECTORS:
-        raise InvalidInputError(f"selector must be one of {', '.join(SELECTORS)}")
-    mask = np.asarray(available, bool)
-    if not mask.any():
-        raise InvalidInputError("no item is available to select")
-    if not np.isfinite(theta):
-        raise InvalidInputError(f"theta must be finite, got {theta}")
-    size = _bucket(mask.shape[0])
-    index = _choose(
-        jnp.uint32(seed_word & 0xFFFFFFFF),
-        _pad(a, size, 1.0),
-        _pad(b, size, 0.0),
-        _pad(c, size, 0.0),
-        _pad(k, size, 0.0),
-        np.pad(mask, (0, size - mask.shape[0])),
-        jnp.float32(theta),
-        jnp.bool_(selector == "sympson_hetter"),
-    )
-    return int(index)
+    return choose_prepared(seed_word, prepare_items(a, b, c, k), available, theta, selector)
 
 
 @jax.jit

@@ -23,6 +23,7 @@ from qbank.store.models import (
 
 __all__ = [
     "ExposureItem",
+    "capped_today",
     "items_under_cap",
     "list_exposure_items",
     "record_exposure",
@@ -178,6 +179,13 @@ def record_exposure(
     return count
 
 
+def capped_today(
+    state: StateStore, tenant_id: str, now: datetime | None = None
+) -> set[tuple[int, int]]:
+    """The (question_id, version) pairs at today's (UTC) exposure cap: one small read."""
+    return state.capped_items(tenant_id, _utc_day(now))
+
+
 def items_under_cap(
     state: StateStore,
     tenant_id: str,
@@ -189,5 +197,5 @@ def items_under_cap(
     The cap is applied when exposures are recorded (``record_exposure``), so this is one read
     of the day's capped set, not a counter per item.
     """
-    capped = state.capped_items(tenant_id, _utc_day(now))
+    capped = capped_today(state, tenant_id, now)
     return [item not in capped for item in items]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import and_, event, func, select, true
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
+from qbank.cat.delivery import PreparedItems, prepare_items
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, ItemParams
 from qbank.services.pool_files import ItemPool
 from qbank.store.models import (
@@ -23,7 +26,13 @@ from qbank.store.models import (
     Topic,
 )
 
-__all__ = ["cached_exam_pool", "load_exam_pool"]
+__all__ = [
+    "POOL_STAMP_TTL_S",
+    "DeliveryPool",
+    "cached_delivery_pool",
+    "forget_pool_stamps",
+    "load_exam_pool",
+]
 
 
 def load_exam_pool(
@@ -80,46 +89,129 @@ def load_exam_pool(
 
 
 _CACHE_SIZE = 64
-_pool_cache: OrderedDict[tuple[Any, ...], ItemPool] = OrderedDict()
+# How long a process trusts the pool's change stamp before asking the database again. Writes
+# made through this process's services forget the stamps at once (``forget_pool_stamps``); a
+# change made by another process reaches delivery within this many seconds.
+POOL_STAMP_TTL_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPool:
+    """An exam pool ready for live item selection: arrays on the device, items by key."""
+
+    pool: ItemPool
+    keys: list[tuple[int, int]]  # (question_id, version) per item, in pool order
+    index: dict[tuple[int, int], int]
+    by_question: dict[int, int]
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    prepared: PreparedItems
+
+    @classmethod
+    def of(cls, pool: ItemPool) -> DeliveryPool:
+        """Index and prepare a loaded pool."""
+        keys = [(int(qid), version) for qid, version in zip(pool.qids, pool.versions, strict=True)]
+        a, b, c = (np.asarray(values, np.float32) for values in pool.items)
+        return cls(pool, keys, {key: i for i, key in enumerate(keys)},
+                   {qid: i for i, (qid, _version) in enumerate(keys)}, a, b, c,
+                   prepare_items(a, b, c, pool.k))  # fmt: skip
+
+
+_pool_cache: OrderedDict[tuple[Any, ...], DeliveryPool] = OrderedDict()
+_stamps: dict[tuple[Any, ...], tuple[tuple[Any, ...], float]] = {}
 _cache_lock = threading.Lock()
+
+
+def forget_pool_stamps() -> None:
+    """Make the next delivery read re-check every pool (call after writing items, k or a/b/c)."""
+    with _cache_lock:
+        _stamps.clear()
+
+
+_POOL_TABLES = (QuestionPublication, ItemCalibration, ItemExposureControl, Question,
+                QuestionVersion)  # fmt: skip
+
+
+@event.listens_for(Session, "after_flush")
+def _note_pool_rows(session: Session, _context: Any) -> None:
+    touched = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(row, _POOL_TABLES) for row in touched):
+        session.info["qbank_pool_changed"] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_pool_statements(state: ORMExecuteState) -> None:
+    if (state.is_update or state.is_delete or state.is_insert) and any(
+        mapper.class_ in _POOL_TABLES for mapper in state.all_mappers
+    ):
+        state.session.info["qbank_pool_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_pool_write(session: Session) -> None:
+    # Writes through any session of this process show in delivery at once, not after the TTL.
+    if session.info.pop("qbank_pool_changed", False):
+        forget_pool_stamps()
 
 
 def _pool_stamp(session: Session, tenant_id: str, exam_code: str) -> tuple[Any, ...]:
     """Changes whenever anything the pool is built from changes (publications, k, a/b/c)."""
-    publications = session.execute(
-        select(func.count(), func.max(QuestionPublication.published_at)).where(
-            QuestionPublication.tenant_id == tenant_id, QuestionPublication.exam_code == exam_code
-        )
-    ).one()
-    exposure = session.execute(select(func.count(), func.max(ItemExposureControl.updated_at))).one()
-    calibration = session.execute(select(func.count(), func.max(ItemCalibration.updated_at))).one()
-    return (*publications, *exposure, *calibration)
+    publications = (
+        select(func.count(), func.max(QuestionPublication.published_at))
+        .where(QuestionPublication.tenant_id == tenant_id,
+               QuestionPublication.exam_code == exam_code)
+        .subquery()
+    )  # fmt: skip
+    exposure = select(func.count(), func.max(ItemExposureControl.updated_at)).subquery()
+    calibration = select(func.count(), func.max(ItemCalibration.updated_at)).subquery()
+    one_row_each = publications.join(exposure, true()).join(calibration, true())  # 1 × 1 × 1
+    return tuple(
+        session.execute(select(publications, exposure, calibration).select_from(one_row_each)).one()
+    )
 
 
-def cached_exam_pool(
+def _current_stamp(
+    sessions: sessionmaker[Session], database: tuple[Any, ...], tenant_id: str, exam_code: str
+) -> tuple[Any, ...]:
+    key = (*database, tenant_id, exam_code)
+    now = time.monotonic()
+    with _cache_lock:
+        known = _stamps.get(key)
+    if known is not None and now - known[1] < POOL_STAMP_TTL_S:
+        return known[0]
+    with sessions() as session:
+        stamp = _pool_stamp(session, tenant_id, exam_code)
+    with _cache_lock:
+        _stamps[key] = (stamp, now)
+    return stamp
+
+
+def cached_delivery_pool(
     sessions: sessionmaker[Session],
     tenant_id: str,
     exam_code: str,
     *,
     topics: Sequence[str] | None = None,
     difficulties: Sequence[str] | None = None,
-) -> ItemPool:
-    """``load_exam_pool`` behind a per-process cache, for quiz delivery.
+) -> DeliveryPool:
+    """``load_exam_pool`` behind a per-process cache, prepared for quiz delivery.
 
-    Delivery reads the pool on every request and it changes rarely; three cheap aggregate
-    queries (publications, k, a/b/c) key the cache, so an entry is never stale.
+    Delivery reads the pool on every request and it changes rarely. One aggregate query
+    (publications, k, a/b/c), made at most every ``POOL_STAMP_TTL_S`` seconds, keys the cache.
     """
-    with sessions() as session:
-        stamp = _pool_stamp(session, tenant_id, exam_code)
-    key = (id(sessions), str(sessions.kw.get("bind")), tenant_id, exam_code,
-           tuple(sorted(topics or ())), tuple(sorted(difficulties or ())), stamp)  # fmt: skip
+    database = (id(sessions), str(sessions.kw.get("bind")))
+    stamp = _current_stamp(sessions, database, tenant_id, exam_code)
+    key = (*database, tenant_id, exam_code, tuple(sorted(topics or ())),
+           tuple(sorted(difficulties or ())), stamp)  # fmt: skip
     with _cache_lock:
         if key in _pool_cache:
             _pool_cache.move_to_end(key)
             return _pool_cache[key]
     pool = load_exam_pool(sessions, tenant_id, exam_code, topics=topics, difficulties=difficulties)
+    ready = DeliveryPool.of(pool)
     with _cache_lock:
-        _pool_cache[key] = pool
+        _pool_cache[key] = ready
         while len(_pool_cache) > _CACHE_SIZE:
             _pool_cache.popitem(last=False)
-    return pool
+    return ready

@@ -2,8 +2,10 @@
 
 The database is the source of truth: every served item is a ``quiz_items`` row recording what
 it was chosen with, every answer a ``user_responses`` row, and θ̂/SE are recomputed from them by
-EAP after each answer. So a quiz survives a restart of the API and of Redis; the state store
-only keeps the daily exposure counters.
+EAP after each answer. A step reads the quiz's cursor from the state store (``quiz_cursor``),
+writes the database, then the cursor; item content comes from a per-process cache of immutable
+versions (``item_content``) and the pool from a per-process cache (``item_pool``). So a step
+costs one write transaction, and a quiz survives a restart of the API and of Redis.
 """
 
 from __future__ import annotations
@@ -15,26 +17,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from qbank.cat.delivery import choose_item, estimate_ability
+from qbank.cat.delivery import choose_prepared, estimate_ability
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
+from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C
 from qbank.services.authoring import DEFAULT_EXAM_CODE, DIFFICULTY_LABELS
-from qbank.services.exposure import items_under_cap, record_exposure
+from qbank.services.exposure import capped_today, record_exposure
 from qbank.services.flags import selector_for_user
-from qbank.services.item_pool import cached_exam_pool, load_exam_pool
-from qbank.state import StateStore
-from qbank.store.models import (
-    ItemCalibration,
-    QuestionOption,
-    QuestionVersion,
-    QuizItem,
-    QuizSession,
-    Topic,
-    UserResponse,
+from qbank.services.item_content import ItemContent, item_content
+from qbank.services.item_pool import cached_delivery_pool, load_exam_pool
+from qbank.services.quiz_cursor import (
+    Answered,
+    QuizCursor,
+    ServedRow,
+    end_quiz,
+    load_cursor,
+    save_cursor,
 )
+from qbank.state import StateStore
+from qbank.store.models import ItemCalibration, QuizItem, QuizSession, UserResponse
 
 __all__ = [
     "AnswerResult",
@@ -185,121 +189,55 @@ def create_quiz(
     )
 
 
-def _quiz(session: Session, tenant_id: str, user_id: str | None, quiz_id: str) -> QuizSession:
-    try:
-        key = uuid.UUID(str(quiz_id))
-    except ValueError:
-        raise NotFoundError(f"quiz {quiz_id!r} not found") from None
-    query = select(QuizSession).where(QuizSession.id == key, QuizSession.tenant_id == tenant_id)
-    if user_id is not None:  # a student sees only their own quizzes
-        query = query.where(QuizSession.user_id == user_id)
-    quiz = session.scalars(query).one_or_none()
-    if quiz is None:
-        raise NotFoundError(f"quiz {quiz_id} not found")
-    if quiz.status == "active" and _aware(quiz.expires_at) <= _now():
-        quiz.status = "expired"
-    return quiz
-
-
-def _served(session: Session, quiz: QuizSession) -> list[QuizItem]:
-    return list(
-        session.scalars(
-            select(QuizItem).where(QuizItem.quiz_id == quiz.id).order_by(QuizItem.position)
-        )
-    )
-
-
-def _answered(session: Session, quiz: QuizSession) -> dict[tuple[int, int], UserResponse]:
-    rows = session.scalars(select(UserResponse).where(UserResponse.quiz_id == quiz.id))
-    return {(row.question_id, row.version): row for row in rows}
-
-
-def _version_row(session: Session, question_id: int, version: int) -> QuestionVersion:
-    return session.scalars(
-        select(QuestionVersion).where(
-            QuestionVersion.question_id == question_id, QuestionVersion.version == version
-        )
-    ).one()
-
-
-def _payload(session: Session, question_id: int, version: int) -> dict[str, Any]:
-    row = _version_row(session, question_id, version)
-    options = session.scalars(
-        select(QuestionOption)
-        .where(QuestionOption.question_version_id == row.id)
-        .order_by(QuestionOption.option_label)
-    )
-    return {
-        "stem_md": row.stem_md,
-        "lead_in": row.lead_in,
-        "options": [{"label": o.option_label, "text": o.option_text_md} for o in options],
-    }
-
-
-def _is_over(quiz: QuizSession, served: list[QuizItem], answered: int) -> bool:
-    if len(served) >= quiz.num_questions:
-        return True
-    return bool(
-        quiz.adaptive and quiz.stop_se is not None and answered > 0 and quiz.se <= quiz.stop_se
-    )
-
-
 def _choose_adaptive(
-    sessions: sessionmaker[Session],
-    state: StateStore,
-    quiz: QuizSession,
-    served: list[QuizItem],
+    sessions: sessionmaker[Session], state: StateStore, cursor: QuizCursor
 ) -> dict[str, Any] | None:
-    filters = quiz.filters
-    pool = cached_exam_pool(
-        sessions,
-        quiz.tenant_id,
-        quiz.exam_code,
-        topics=filters["topics"],
-        difficulties=filters["difficulty"],
-    )
-    keys = list(zip((int(q) for q in pool.qids), pool.versions, strict=True))
-    given = {item.question_id for item in served}
-    under_cap = items_under_cap(state, quiz.tenant_id, keys)
-    available = np.array(
-        [qid not in given and ok for (qid, _), ok in zip(keys, under_cap, strict=True)]
-    )
+    delivery = cached_delivery_pool(
+        sessions, cursor.tenant_id, cursor.exam_code,
+        topics=cursor.topics, difficulties=cursor.difficulty,
+    )  # fmt: skip
+    available = np.ones(len(delivery.keys), bool)
+    for row in cursor.served:  # never the same question twice, whatever its version now
+        index = delivery.by_question.get(row.question_id)
+        if index is not None:
+            available[index] = False
+    for key in capped_today(state, cursor.tenant_id):
+        index = delivery.index.get(key)
+        if index is not None:
+            available[index] = False
     if not available.any():
         return None
-    selector = selector_for_user(sessions, quiz.tenant_id, quiz.user_id)
-    a, b, c = (np.asarray(values) for values in pool.items)
-    index = choose_item(secrets.randbits(32), a, b, c, pool.k, available, quiz.theta, selector)
-    qid, ver = keys[index]
+    if cursor.selector is None:
+        cursor.selector = selector_for_user(sessions, cursor.tenant_id, cursor.user_id)
+    index = choose_prepared(
+        secrets.randbits(32), delivery.prepared, available, cursor.theta, cursor.selector
+    )
+    qid, ver = delivery.keys[index]
     return {
         "question_id": qid,
         "version": ver,
-        "selector": selector,
-        "a": float(a[index]),
-        "b": float(b[index]),
-        "c": float(c[index]),
-        "k": float(pool.k[index]),
+        "selector": cursor.selector,
+        "a": float(delivery.a[index]),
+        "b": float(delivery.b[index]),
+        "c": float(delivery.c[index]),
+        "k": float(delivery.pool.k[index]),
     }
 
 
-def _choose_planned(
-    sessions: sessionmaker[Session], quiz: QuizSession, served: list[QuizItem]
-) -> dict[str, Any] | None:
-    plan = quiz.plan or []
-    if len(served) >= len(plan):
+def _choose_planned(sessions: sessionmaker[Session], cursor: QuizCursor) -> dict[str, Any] | None:
+    plan = cursor.plan or []
+    if len(cursor.served) >= len(plan):
         return None
-    qid, ver = plan[len(served)]
+    qid, ver = plan[len(cursor.served)]
     with sessions() as session:
         calibration = session.get(ItemCalibration, (qid, ver))
-    a, b, c = (calibration.a, calibration.b, calibration.c) if calibration else (1.0, 0.0, 0.2)
-    return {
-        "question_id": qid,
-        "version": ver,
-        "selector": "random",
-        "a": a,
-        "b": b,
-        "c": c,
-        "k": 1.0,
-    }
+    a, b, c = (
+        (calibration.a, calibration.b, calibration.c)
+        if calibration
+        else (DEFAULT_A, DEFAULT_B, DEFAULT_C)
+    )
+    return {"question_id": qid, "version": ver, "selector": "random", "a": a, "b": b, "c": c,
+            "k": 1.0}  # fmt: skip
 
 
 def next_item(
@@ -309,95 +247,92 @@ def next_item(
     user_id: str | None,
     quiz_id: str,
     max_daily_exposures: int,
+    *,
+    _retried: bool = False,
 ) -> ServedItem:
     """The item to answer now: the pending one if any, else a newly chosen one.
 
     Adaptive quizzes choose at θ̂ with the user's selector among live items not yet given and
     under the daily exposure cap, and count the exposure. ``user_id`` None means an admin.
+    A step reads the quiz's cursor (``quiz_cursor``) and writes one ``quiz_items`` row.
 
     Raises:
         NotFoundError: unknown quiz, or the quiz is over or expired.
     """
-    with sessions.begin() as session:
-        quiz = _quiz(session, tenant_id, user_id, quiz_id)
-        if quiz.status != "active":
-            raise NotFoundError(f"quiz {quiz_id} is {quiz.status}")
-        served, answered = _served(session, quiz), _answered(session, quiz)
-        pending = [item for item in served if (item.question_id, item.version) not in answered]
-        if pending:
-            item = pending[0]
-            return ServedItem(
-                item.question_id,
-                item.version,
-                item.position,
-                _payload(session, item.question_id, item.version),
-            )
-        if _is_over(quiz, served, len(answered)):
-            quiz.status, quiz.finished_at = "finished", _now()
-            raise NotFoundError(f"quiz {quiz_id} is over")
-        quiz_snapshot = quiz
+    cursor, _ = load_cursor(sessions, state, tenant_id, user_id, quiz_id, fresh=_retried)
+    if cursor.status != "active":
+        raise NotFoundError(f"quiz {quiz_id} is {cursor.status}")
+    pending = cursor.pending()
+    if pending is not None:
+        content = item_content(sessions, pending.question_id, pending.version)
+        return ServedItem(pending.question_id, pending.version, pending.position,
+                          content.payload())  # fmt: skip
+    if cursor.is_over():
+        end_quiz(sessions, cursor, "finished")
+        save_cursor(state, cursor)
+        raise NotFoundError(f"quiz {quiz_id} is over")
     choice = (
-        _choose_adaptive(sessions, state, quiz_snapshot, served)
-        if quiz_snapshot.adaptive
-        else _choose_planned(sessions, quiz_snapshot, served)
+        _choose_adaptive(sessions, state, cursor)
+        if cursor.adaptive
+        else _choose_planned(sessions, cursor)
     )
     if choice is None:
-        with sessions.begin() as session:
-            quiz = _quiz(session, tenant_id, user_id, quiz_id)
-            quiz.status, quiz.finished_at = "finished", _now()
+        end_quiz(sessions, cursor, "finished")
+        save_cursor(state, cursor)
         raise NotFoundError(f"quiz {quiz_id} is over: no more items available")
-    position = len(served) + 1
+    position = len(cursor.served) + 1
     try:
         with sessions.begin() as session:
-            session.add(
-                QuizItem(
-                    quiz_id=quiz_snapshot.id,
-                    position=position,
-                    theta_at_selection=quiz_snapshot.theta,
-                    served_at=_now(),
-                    **choice,
-                )
-            )
+            session.execute(insert(QuizItem).values(
+                quiz_id=uuid.UUID(cursor.quiz_id), position=position,
+                theta_at_selection=cursor.theta, served_at=_now(), **choice,
+            ))  # fmt: skip
     except IntegrityError:
-        # A concurrent request served this position first: return what it served.
-        return next_item(sessions, state, tenant_id, user_id, quiz_id, max_daily_exposures)
+        # The database is ahead of this cursor (a concurrent request served this position,
+        # or a cursor write was lost): serve what the database says, from a fresh cursor.
+        if _retried:
+            raise ConflictError(f"quiz {quiz_id} changed concurrently; try again") from None
+        return next_item(sessions, state, tenant_id, user_id, quiz_id, max_daily_exposures,
+                         _retried=True)  # fmt: skip
     record_exposure(state, tenant_id, choice["question_id"], choice["version"], max_daily_exposures)
-    with sessions() as session:
-        payload = _payload(session, choice["question_id"], choice["version"])
-    return ServedItem(choice["question_id"], choice["version"], position, payload)
+    cursor.served.append(ServedRow(choice["question_id"], choice["version"], position,
+                                   choice["a"], choice["b"], choice["c"]))  # fmt: skip
+    save_cursor(state, cursor)
+    content = item_content(sessions, choice["question_id"], choice["version"])
+    return ServedItem(choice["question_id"], choice["version"], position, content.payload())
 
 
-def _update_ability(
-    quiz: QuizSession, served: list[QuizItem], answered: dict[tuple[int, int], UserResponse]
-) -> None:
-    by_key = {(i.question_id, i.version): i for i in served}
-    items = [(by_key[key], response) for key, response in answered.items()]
-    estimate = estimate_ability(
-        [i.a for i, _ in items],
-        [i.b for i, _ in items],
-        [i.c for i, _ in items],
-        [r.is_correct for _, r in items],
-    )
-    quiz.theta, quiz.se = estimate.theta, estimate.se
-
-
-def _feedback(session: Session, item: QuizItem, response: UserResponse) -> dict[str, Any]:
-    version = _version_row(session, item.question_id, item.version)
-    correct = session.scalar(
-        select(QuestionOption.option_label).where(
-            QuestionOption.question_version_id == version.id, QuestionOption.is_correct
-        )
-    )
+def _feedback(content: ItemContent, row: ServedRow, correct: bool) -> dict[str, Any]:
     return {
-        "correct": response.is_correct,
-        "correct_option": correct,
-        "explanation": {"rationale_md": version.rationale_md},
-        "difficulty": {"b": item.b, "label": version.difficulty_label},
+        "correct": correct,
+        "correct_option": content.correct_label,
+        "explanation": {"rationale_md": content.rationale_md},
+        "difficulty": {"b": row.b, "label": content.difficulty_label},
     }
+
+
+def _result(sessions: sessionmaker[Session], cursor: QuizCursor, row: ServedRow) -> AnswerResult:
+    finished = cursor.status == "finished"
+    if cursor.mode == "exam" and not finished:
+        return AnswerResult(row.question_id, True, cursor.mode, finished)
+    answer = cursor.answered[(row.question_id, row.version)]
+    content = item_content(sessions, row.question_id, row.version)
+    return AnswerResult(row.question_id, True, cursor.mode, finished,
+                        _feedback(content, row, answer.correct))  # fmt: skip
+
+
+def _ability(cursor: QuizCursor) -> tuple[float, float]:
+    rows = [row for row in cursor.served if (row.question_id, row.version) in cursor.answered]
+    estimate = estimate_ability(
+        [row.a for row in rows], [row.b for row in rows], [row.c for row in rows],
+        [cursor.answered[(row.question_id, row.version)].correct for row in rows],
+    )  # fmt: skip
+    return estimate.theta, estimate.se
 
 
 def answer_item(
     sessions: sessionmaker[Session],
+    state: StateStore,
     tenant_id: str,
     user_id: str | None,
     quiz_id: str,
@@ -408,7 +343,9 @@ def answer_item(
 ) -> AnswerResult:
     """Grade an answer to the served item against the version that was served.
 
-    A retry carrying the same ``idempotency_key`` returns the first result.
+    A retry carrying the same ``idempotency_key`` returns the first result. θ̂ and SE are
+    re-estimated by EAP from all answers; the response and the new θ̂ are written in one
+    transaction.
 
     Raises:
         ConflictError: the item was not served, or was answered already.
@@ -418,153 +355,144 @@ def answer_item(
         raise InvalidInputError("time_taken_ms must be in [0, 86400000]")
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
         raise InvalidInputError("Idempotency-Key must be 1 to 128 characters")
-    try:
-        with sessions.begin() as session:
-            quiz = _quiz(session, tenant_id, user_id, quiz_id)
-            answered = _answered(session, quiz)
-            if idempotency_key is not None:
-                earlier = next(
-                    (r for r in answered.values() if r.idempotency_key == idempotency_key), None
-                )
-                if earlier is not None:
-                    return _result(session, quiz, earlier)
-            if quiz.status != "active":
-                raise ConflictError(f"quiz {quiz_id} is {quiz.status}")
-            served = _served(session, quiz)
-            item = next((i for i in served if i.question_id == question_id), None)
-            if item is None:
-                raise ConflictError(f"question {question_id} was not served in this quiz")
-            if (item.question_id, item.version) in answered:
-                raise ConflictError(f"question {question_id} was already answered")
-            return _grade(
-                session, quiz, served, answered, item, selected, time_taken_ms, idempotency_key
-            )
-    except IntegrityError:
-        raise ConflictError(f"question {question_id} was already answered") from None
+    cursor, fresh = load_cursor(sessions, state, tenant_id, user_id, quiz_id)
+    while True:
+        try:
+            return _answer(sessions, state, cursor, question_id, selected, time_taken_ms,
+                           idempotency_key)  # fmt: skip
+        except (ConflictError, IntegrityError) as error:
+            if fresh:  # the database itself says no
+                if isinstance(error, IntegrityError):
+                    raise ConflictError(f"question {question_id} was already answered") from None
+                raise
+            # A cached cursor may be behind the database: decide again on a fresh one.
+            cursor, fresh = load_cursor(sessions, state, tenant_id, user_id, quiz_id, fresh=True)
 
 
-def _grade(
-    session: Session,
-    quiz: QuizSession,
-    served: list[QuizItem],
-    answered: dict[tuple[int, int], UserResponse],
-    item: QuizItem,
+def _answer(
+    sessions: sessionmaker[Session],
+    state: StateStore,
+    cursor: QuizCursor,
+    question_id: int,
     selected: str,
     time_taken_ms: int | None,
     idempotency_key: str | None,
 ) -> AnswerResult:
-    version = _version_row(session, item.question_id, item.version)
-    options = {
-        o.option_label: o.is_correct
-        for o in session.scalars(
-            select(QuestionOption).where(QuestionOption.question_version_id == version.id)
-        )
-    }
+    if idempotency_key is not None:
+        earlier = cursor.by_idempotency_key(idempotency_key)
+        if earlier is not None:
+            return _result(sessions, cursor, earlier)
+    if cursor.status != "active":
+        raise ConflictError(f"quiz {cursor.quiz_id} is {cursor.status}")
+    row = cursor.served_item(question_id)
+    if row is None:
+        raise ConflictError(f"question {question_id} was not served in this quiz")
+    key = (row.question_id, row.version)
+    if key in cursor.answered:
+        raise ConflictError(f"question {question_id} was already answered")
+    content = item_content(sessions, row.question_id, row.version)
     label = str(selected).strip().upper()
-    if label not in options:
-        raise InvalidInputError(f"selected must be one of {', '.join(sorted(options))}")
-    response = UserResponse(
-        quiz_id=quiz.id,
-        user_id=quiz.user_id,
-        tenant_id=quiz.tenant_id,
-        question_id=item.question_id,
-        version=item.version,
-        option_label=label,
-        is_correct=options[label],
-        time_taken_ms=time_taken_ms,
-        idempotency_key=idempotency_key,
-        created_at=_now(),
-    )
-    session.add(response)
-    session.flush()
-    answered = {**answered, (item.question_id, item.version): response}
-    _update_ability(quiz, served, answered)
-    if len(answered) >= quiz.num_questions or (
-        quiz.adaptive and quiz.stop_se is not None and quiz.se <= quiz.stop_se
-    ):
-        quiz.status, quiz.finished_at = "finished", _now()
-    return _result(session, quiz, response, item)
-
-
-def _result(
-    session: Session, quiz: QuizSession, response: UserResponse, item: QuizItem | None = None
-) -> AnswerResult:
-    finished = quiz.status == "finished"
-    if quiz.mode == "exam" and not finished:
-        return AnswerResult(response.question_id, True, quiz.mode, finished)
-    item = (
-        item
-        or session.scalars(
-            select(QuizItem).where(
-                QuizItem.quiz_id == quiz.id, QuizItem.question_id == response.question_id
+    if label not in content.labels:
+        raise InvalidInputError(f"selected must be one of {', '.join(sorted(content.labels))}")
+    correct = label == content.correct_label
+    cursor.answered[key] = Answered(label, correct, idempotency_key)
+    cursor.theta, cursor.se = _ability(cursor)
+    finished = len(cursor.answered) >= cursor.num_questions or cursor.reached_stop()
+    now = _now()
+    try:
+        with sessions.begin() as session:
+            session.execute(insert(UserResponse).values(
+                quiz_id=uuid.UUID(cursor.quiz_id), user_id=cursor.user_id,
+                tenant_id=cursor.tenant_id, question_id=row.question_id, version=row.version,
+                option_label=label, is_correct=correct, time_taken_ms=time_taken_ms,
+                idempotency_key=idempotency_key, created_at=now,
+            ))  # fmt: skip
+            changes: dict[str, Any] = {"theta": cursor.theta, "se": cursor.se}
+            if finished:
+                changes.update(status="finished", finished_at=now)
+            session.execute(
+                update(QuizSession)
+                .where(QuizSession.id == uuid.UUID(cursor.quiz_id))
+                .values(**changes)
             )
-        ).one()
-    )
-    return AnswerResult(
-        response.question_id, True, quiz.mode, finished, _feedback(session, item, response)
-    )
+    except IntegrityError:
+        del cursor.answered[key]
+        raise
+    if finished:
+        cursor.status = "finished"
+    save_cursor(state, cursor)
+    return _result(sessions, cursor, row)
 
 
 def finish_quiz(
-    sessions: sessionmaker[Session], tenant_id: str, user_id: str | None, quiz_id: str
+    sessions: sessionmaker[Session],
+    state: StateStore,
+    tenant_id: str,
+    user_id: str | None,
+    quiz_id: str,
 ) -> dict[str, Any]:
     """End a quiz now (unanswered items stay unanswered) and return its summary."""
-    with sessions.begin() as session:
-        quiz = _quiz(session, tenant_id, user_id, quiz_id)
-        if quiz.status == "active":
-            quiz.status, quiz.finished_at = "finished", _now()
-    return get_quiz(sessions, tenant_id, user_id, quiz_id)
+    cursor, _ = load_cursor(sessions, state, tenant_id, user_id, quiz_id)
+    if cursor.status == "active":
+        end_quiz(sessions, cursor, "finished")
+        save_cursor(state, cursor)
+    return _summary(sessions, cursor)
 
 
 def get_quiz(
-    sessions: sessionmaker[Session], tenant_id: str, user_id: str | None, quiz_id: str
+    sessions: sessionmaker[Session],
+    state: StateStore,
+    tenant_id: str,
+    user_id: str | None,
+    quiz_id: str,
 ) -> dict[str, Any]:
     """A quiz's summary: status, score, θ̂ and SE, per-topic results and items.
 
     Each item shows the chosen and correct option, with its rationale except in exam mode
     before the quiz is finished.
     """
-    with sessions.begin() as session:
-        quiz = _quiz(session, tenant_id, user_id, quiz_id)
-        served, answered = _served(session, quiz), _answered(session, quiz)
-        reveal = quiz.mode == "tutor" or quiz.status != "active"
-        items: list[dict[str, Any]] = []
-        per_topic: dict[str, dict[str, int]] = {}
-        for item in served:
-            response = answered.get((item.question_id, item.version))
-            version = _version_row(session, item.question_id, item.version)
-            topic = session.get(Topic, version.topic_id)
-            topic_name = topic.name if topic else ""
-            stats = per_topic.setdefault(topic_name, {"correct": 0, "total": 0})
-            entry: dict[str, Any] = {
-                "question_id": item.question_id,
-                "version": item.version,
-                "position": item.position,
-                "topic": topic_name,
-                "chosen": response.option_label if response else None,
-            }
-            if response is not None:
-                stats["total"] += 1
-                stats["correct"] += int(response.is_correct)
-                if reveal:
-                    entry.update(_feedback(session, item, response))
-            items.append(entry)
-        correct = sum(int(r.is_correct) for r in answered.values())
-        if not reveal:  # exam mode, not finished: nothing that tells right from wrong
-            per_topic = {name: {"total": stats["total"]} for name, stats in per_topic.items()}
-        return {
-            "quiz_id": str(quiz.id),
-            "status": quiz.status,
-            "mode": quiz.mode,
-            "adaptive": quiz.adaptive,
-            "exam_code": quiz.exam_code,
-            "answered": len(answered),
-            "num_questions": quiz.num_questions,
-            "score": correct if reveal else None,
-            "score_pct": round(100 * correct / len(answered), 1) if answered and reveal else None,
-            "theta": quiz.theta if reveal else None,
-            "se": quiz.se if reveal else None,
-            "per_topic": per_topic,
-            "items": items,
-            "expires_at": _aware(quiz.expires_at).isoformat(),
+    cursor, _ = load_cursor(sessions, state, tenant_id, user_id, quiz_id)
+    return _summary(sessions, cursor)
+
+
+def _summary(sessions: sessionmaker[Session], cursor: QuizCursor) -> dict[str, Any]:
+    reveal = cursor.mode == "tutor" or cursor.status != "active"
+    items: list[dict[str, Any]] = []
+    per_topic: dict[str, dict[str, int]] = {}
+    for row in cursor.served:
+        answer = cursor.answered.get((row.question_id, row.version))
+        content = item_content(sessions, row.question_id, row.version)
+        stats = per_topic.setdefault(content.topic_name, {"correct": 0, "total": 0})
+        entry: dict[str, Any] = {
+            "question_id": row.question_id,
+            "version": row.version,
+            "position": row.position,
+            "topic": content.topic_name,
+            "chosen": answer.label if answer else None,
         }
+        if answer is not None:
+            stats["total"] += 1
+            stats["correct"] += int(answer.correct)
+            if reveal:
+                entry.update(_feedback(content, row, answer.correct))
+        items.append(entry)
+    answered = len(cursor.answered)
+    correct = sum(int(answer.correct) for answer in cursor.answered.values())
+    if not reveal:  # exam mode, not finished: nothing that tells right from wrong
+        per_topic = {name: {"total": stats["total"]} for name, stats in per_topic.items()}
+    return {
+        "quiz_id": cursor.quiz_id,
+        "status": cursor.status,
+        "mode": cursor.mode,
+        "adaptive": cursor.adaptive,
+        "exam_code": cursor.exam_code,
+        "answered": answered,
+        "num_questions": cursor.num_questions,
+        "score": correct if reveal else None,
+        "score_pct": round(100 * correct / answered, 1) if answered and reveal else None,
+        "theta": cursor.theta if reveal else None,
+        "se": cursor.se if reveal else None,
+        "per_topic": per_topic,
+        "items": items,
+        "expires_at": cursor.expires_at.isoformat(),
+    }

@@ -48,7 +48,9 @@ def make_engine(database_url: str) -> Engine:
         return engine
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg2")
-    return create_engine(url, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per checkout on every request. A connection found dead
+    # fails its request once and SQLAlchemy then discards the pool's older connections.
+    return create_engine(url, pool_size=10, max_overflow=20)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -36,7 +36,7 @@ def take(sessions, state, quiz_id, answer_correctly, user="s1", cap=CAP, **answe
     right = correct_label(sessions, item.question_id, item.version)
     wrong = "B" if right == "A" else "A"
     selected = right if answer_correctly else wrong
-    return item, answer_item(sessions, TENANT, user, quiz_id, item.question_id, selected, 1200,
+    return item, answer_item(sessions, state, TENANT, user, quiz_id, item.question_id, selected, 1200,
                              **answer_kwargs)  # fmt: skip
 
 
@@ -50,7 +50,7 @@ def test_adaptive_theta_moves_toward_the_student(session_factory, exam, always_r
         item, result = take(session_factory, state, quiz.quiz_id, always_right)
         assert "correct_option" not in item.payload
         assert result.feedback["correct"] is always_right  # tutor mode: feedback at once
-    summary = get_quiz(session_factory, TENANT, "s1", quiz.quiz_id)
+    summary = get_quiz(session_factory, state, TENANT, "s1", quiz.quiz_id)
     assert summary["status"] == "finished"
     assert summary["theta"] * direction > 1.0
     assert summary["se"] < 0.7
@@ -72,20 +72,20 @@ def test_answer_rules_and_idempotency(session_factory, exam):
     item = next_item(session_factory, state, TENANT, "s1", quiz.quiz_id, CAP)
     other = next(e.question_id for e in exam if e.question_id != item.question_id)
     with pytest.raises(ConflictError, match="not served"):
-        answer_item(session_factory, TENANT, "s1", quiz.quiz_id, other, "A")
+        answer_item(session_factory, state, TENANT, "s1", quiz.quiz_id, other, "A")
     with pytest.raises(InvalidInputError, match="selected must be one of"):
-        answer_item(session_factory, TENANT, "s1", quiz.quiz_id, item.question_id, "Z")
-    first = answer_item(session_factory, TENANT, "s1", quiz.quiz_id, item.question_id, "a",
+        answer_item(session_factory, state, TENANT, "s1", quiz.quiz_id, item.question_id, "Z")
+    first = answer_item(session_factory, state, TENANT, "s1", quiz.quiz_id, item.question_id, "a",
                         idempotency_key="k-1")  # fmt: skip
-    retry = answer_item(session_factory, TENANT, "s1", quiz.quiz_id, item.question_id, "B",
+    retry = answer_item(session_factory, state, TENANT, "s1", quiz.quiz_id, item.question_id, "B",
                         idempotency_key="k-1")  # fmt: skip
     assert retry == first
     with pytest.raises(ConflictError, match="already answered"):
-        answer_item(session_factory, TENANT, "s1", quiz.quiz_id, item.question_id, "A")
+        answer_item(session_factory, state, TENANT, "s1", quiz.quiz_id, item.question_id, "A")
     with pytest.raises(NotFoundError):
         next_item(session_factory, state, TENANT, "intruder", quiz.quiz_id, CAP)
     with pytest.raises(NotFoundError):
-        get_quiz(session_factory, "other-tenant", "s1", quiz.quiz_id)
+        get_quiz(session_factory, state, "other-tenant", "s1", quiz.quiz_id)
 
 
 def test_exam_mode_reveals_only_after_finish(session_factory, exam):
@@ -96,8 +96,8 @@ def test_exam_mode_reveals_only_after_finish(session_factory, exam):
     item, result = take(session_factory, state, quiz.quiz_id, True)
     assert item.question_id == quiz.question_ids[0]  # the planned order
     assert result.feedback == {}
-    assert "rationale_md" not in str(get_quiz(session_factory, TENANT, "s1", quiz.quiz_id))
-    summary = finish_quiz(session_factory, TENANT, "s1", quiz.quiz_id)
+    assert "rationale_md" not in str(get_quiz(session_factory, state, TENANT, "s1", quiz.quiz_id))
+    summary = finish_quiz(session_factory, state, TENANT, "s1", quiz.quiz_id)
     assert summary["status"] == "finished"
     assert summary["items"][0]["explanation"]["rationale_md"]
     assert summary["score"] == 1
@@ -152,7 +152,7 @@ def test_stop_se_ends_an_adaptive_quiz_early(session_factory, exam):
         answered += 1
         if result.finished:
             break
-    summary = get_quiz(session_factory, TENANT, "s1", quiz.quiz_id)
+    summary = get_quiz(session_factory, state, TENANT, "s1", quiz.quiz_id)
     assert summary["se"] <= 0.6
     assert answered < 30
 
