@@ -1,4 +1,4 @@
-"""Item response theory: the 3PL model and EAP ability estimation (pure jax/numpy)."""
+"""Item response theory: the 3PL model, EAP ability estimation and MML item calibration."""
 
 from qbank.irt.eap import (
     EapEstimate,
@@ -6,6 +6,15 @@ from qbank.irt.eap import (
     make_grid,
     prior_log_density,
     update_log_posterior,
+)
+from qbank.irt.mml import (
+    DEFAULT_PRIORS,
+    MODELS,
+    CycleProgress,
+    MmlResult,
+    MmlSettings,
+    Priors,
+    calibrate_mml,
 )
 from qbank.irt.model import (
     DEFAULT_A,
@@ -23,10 +32,17 @@ __all__ = [
     "DEFAULT_A",
     "DEFAULT_B",
     "DEFAULT_C",
+    "DEFAULT_PRIORS",
     "MAX_A",
     "MAX_ABS_B",
+    "MODELS",
+    "CycleProgress",
     "EapEstimate",
     "ItemParams",
+    "MmlResult",
+    "MmlSettings",
+    "Priors",
+    "calibrate_mml",
     "eap_estimate",
     "information",
     "log_likelihood",
