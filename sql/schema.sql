@@ -152,6 +152,10 @@ CREATE TABLE IF NOT EXISTS item_calibration (
     CONSTRAINT ck_item_calibration_a_positive CHECK (a > 0),
     CONSTRAINT ck_item_calibration_c_range CHECK (c >= 0 AND c < 1)
 );
+-- Standard errors of an MML calibration (qbank calibrate-irt); NULL where not estimated.
+ALTER TABLE item_calibration ADD COLUMN IF NOT EXISTS se_a DOUBLE PRECISION;
+ALTER TABLE item_calibration ADD COLUMN IF NOT EXISTS se_b DOUBLE PRECISION;
+ALTER TABLE item_calibration ADD COLUMN IF NOT EXISTS se_c DOUBLE PRECISION;
 
 CREATE TABLE IF NOT EXISTS item_exposure_control (
     question_id BIGINT NOT NULL,

@@ -115,6 +115,7 @@ class RunKind:
 RUN_KIND_PATHS: dict[str, str] = {
     "sh": "qbank.services.runs:SH_RUN",
     "sweep": "qbank.services.sweep:SWEEP_RUN",
+    "irt": "qbank.services.irt_calibration:IRT_RUN",
 }
 
 
@@ -533,7 +534,12 @@ def _done_result(run: CalibrationRun) -> dict[str, Any]:
 def diff_csv(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> str:
     """The run's k changes as CSV: ``qid,ver,sh_p_before,sh_p_after,delta``."""
     with sessions() as session:
-        result = _done_result(_run(session, tenant_id, run_id))
+        run = _run(session, tenant_id, run_id)
+        if run.kind != "sh":
+            raise ConflictError(
+                f"run {run_id} is a {run.kind} run; diff.csv lists the k changes of sh runs"
+            )
+        result = _done_result(run)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(DIFF_CSV_HEADER)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -73,3 +73,22 @@ def init_schema(engine: Engine) -> None:
             connection.exec_driver_sql(SCHEMA_SQL.read_text(encoding="utf-8"))
     else:
         Base.metadata.create_all(engine)
+        _add_missing_columns(engine)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Upgrade an older SQLite file: add the nullable columns the models gained since.
+
+    ``create_all`` only creates missing tables; PostgreSQL gets the same from the
+    ``ALTER TABLE … ADD COLUMN IF NOT EXISTS`` lines of sql/schema.sql.
+    """
+    with engine.begin() as connection:
+        inspector = inspect(connection)
+        for table in Base.metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    connection.exec_driver_sql(
+                        f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'
+                    )

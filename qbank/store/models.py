@@ -261,6 +261,9 @@ class ItemCalibration(Base):
     c: Mapped[float] = mapped_column(Double)
     n_respondents: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    se_a: Mapped[float | None] = mapped_column(Double)
+    se_b: Mapped[float | None] = mapped_column(Double)
+    se_c: Mapped[float | None] = mapped_column(Double)
 
 
 class ItemExposureControl(Base):
