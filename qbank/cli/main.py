@@ -27,9 +27,10 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from qbank.cli import calibrate, serve, store
+    from qbank.cli import calibrate, irt, serve, store
 
     cli.add_command(calibrate.calibrate_sh_command)
+    cli.add_command(irt.calibrate_irt_command)
     for command in [*store.COMMANDS, *serve.COMMANDS]:
         cli.add_command(command)
 

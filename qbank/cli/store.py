@@ -39,6 +39,9 @@ def print_run(run: Any, as_json: bool) -> None:
     )
     click.echo(f"created {run.created_at}  started {run.started_at}  finished {run.finished_at}")
     click.echo(f"progress {run.current_iter}/{run.total_iters}")
+    if run.kind == "irt":
+        _print_irt_run(run)
+        return
     for row in run.history:
         click.echo(
             f"  iter {int(row['iter']):>3}  avg_exp {row['avg_exp']:.3f}  "
@@ -55,6 +58,21 @@ def print_run(run: Any, as_json: bool) -> None:
         click.echo(
             f"k: {run.result['updated']} of {len(run.result['diff'])} items changed, {applied}"
         )
+    if run.error:
+        click.echo(f"error: {run.error}")
+
+
+def _print_irt_run(run: Any) -> None:
+    for row in run.history:
+        click.echo(f"  cycle {int(row['iter']):>4}  loglik {row['loglik']:.3f}  "
+                   f"max change {row['max_change']:.2e}")  # fmt: skip
+    if run.result:
+        result = run.result
+        applied = "applied" if run.applied_at else "not applied (qbank runs apply ID)"
+        click.echo(f"{result['model']}: loglik {result['loglik']}, {result['cycles']} cycles, "
+                   f"{'converged' if result['converged'] else 'NOT converged'}; "
+                   f"{result['updated']} items estimated, {len(result['skipped'])} kept, "
+                   f"{applied}")  # fmt: skip
     if run.error:
         click.echo(f"error: {run.error}")
 

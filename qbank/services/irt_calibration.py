@@ -25,7 +25,7 @@ from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, MODELS, ItemParams, MmlSe
 from qbank.irt import calibrate_mml as fit_mml
 from qbank.irt.mml import CycleProgress, MmlResult
 from qbank.jobs.queue import JobQueue
-from qbank.services.runs import RunContext, RunKind, create_run_record, enqueue_run
+from qbank.services.runs import RunContext, RunKind, create_run_record, enqueue_run, get_run
 from qbank.store.models import (
     ItemCalibration,
     Question,
@@ -38,6 +38,7 @@ __all__ = [
     "IRT_RUN",
     "IrtParams",
     "create_irt_run",
+    "exam_report",
     "start_irt_run",
 ]
 
@@ -258,3 +259,26 @@ def start_irt_run(
     """Record and queue an ``irt`` run; returns (job_id, run_id)."""
     run_id = create_irt_run(sessions, tenant_id, exam_code, params, dry_run=dry_run)
     return enqueue_run(sessions, queue, tenant_id, run_id), run_id
+
+
+def exam_report(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> dict[str, Any]:
+    """A finished ``irt`` run in the shape of ``qbank calibrate-irt --json``.
+
+    ``items`` lists the estimated items (``item`` is the question id, with its ``version``);
+    ``skipped`` those that kept their values.
+
+    Raises:
+        ConflictError: the run is not a finished ``irt`` run.
+    """
+    run = get_run(sessions, tenant_id, run_id)
+    if run.kind != "irt" or run.status != "done" or run.result is None:
+        raise ConflictError(
+            f"run {run_id} is a {run.status} {run.kind} run, not a finished irt run"
+        )
+    result = run.result
+    items = [{"item": row["qid"], "version": row["ver"],
+              **{name: row["after"][name] for name in _ESTIMATES}, "n": row["n"]}
+             for row in result["items"]]  # fmt: skip
+    keys = ("model", "loglik", "cycles", "converged", "n_persons", "updated", "skipped")
+    return {"run_id": run.id, "status": run.status, "dry_run": run.dry_run, "items": items,
+            **{key: result[key] for key in keys}}  # fmt: skip
