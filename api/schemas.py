@@ -13,6 +13,7 @@ __all__ = [
     "CohortIn",
     "ExposureSetIn",
     "FlagIn",
+    "IrtStartIn",
     "LoginIn",
     "LoginOut",
     "MockLoginIn",
@@ -141,6 +142,17 @@ class CalibrationStartIn(msgspec.Struct):
     topic_weights: dict[Annotated[str, Meta(max_length=200, pattern=NO_NUL)], float] = {}
     seed: Annotated[int, Meta(ge=0, le=2**32 - 1)] = 0
     ability: Literal["estimated", "true"] = "estimated"
+    dry_run: bool = False
+
+
+class IrtStartIn(msgspec.Struct):
+    """An MML item calibration of an exam from its stored responses (run kind ``irt``)."""
+
+    exam_code: Code = "DEMO-EXAM"
+    model: Literal["1pl", "2pl", "3pl"] = "3pl"
+    min_respondents: Annotated[int, Meta(ge=1, le=10_000_000)] = 50
+    max_cycles: Annotated[int, Meta(ge=1, le=100_000)] = 500
+    tol: Annotated[float, Meta(gt=0, lt=1)] = 1e-4
     dry_run: bool = False
 
 

@@ -11,10 +11,10 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from api.errors import ERROR_RESPONSES
 from api.runtime import Runtime
-from api.schemas import NO_NUL, CalibrationStartIn, CohortIn, ExposureSetIn, FlagIn
+from api.schemas import NO_NUL, CalibrationStartIn, CohortIn, ExposureSetIn, FlagIn, IrtStartIn
 from api.security import current_principal, requires
 from qbank.cat import CalibrationParams
-from qbank.services import exposure, flags, runs
+from qbank.services import exposure, flags, irt_calibration, runs
 
 __all__ = ["ROUTES"]
 
@@ -84,6 +84,30 @@ def calibrate_start(
         params,
         dry_run=data.dry_run,
     )
+    return {"job_id": job_id, "run_id": run_id}
+
+
+@post(
+    "/v1/admin/calibrate_irt/start",
+    guards=[ADMINS],
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["admin"],
+)
+def calibrate_irt_start(
+    request: Request[Any, Any, Any],
+    data: JSONBody[IrtStartIn],
+    runtime: NamedDependency[Runtime],
+) -> dict[str, str]:
+    """Queue an MML item calibration (a, b, c, SEs) of an exam; follow it with the runs routes."""
+    params = irt_calibration.IrtParams(
+        model=data.model, min_respondents=data.min_respondents, max_cycles=data.max_cycles,
+        tol=data.tol,
+    )  # fmt: skip
+    job_id, run_id = irt_calibration.start_irt_run(
+        runtime.sessions, runtime.queue, _tenant(request), data.exam_code, params,
+        dry_run=data.dry_run,
+    )  # fmt: skip
     return {"job_id": job_id, "run_id": run_id}
 
 
@@ -254,6 +278,7 @@ ROUTES = [
     exposure_items,
     exposure_set,
     calibrate_start,
+    calibrate_irt_start,
     calibrate_status,
     list_runs,
     get_run,
