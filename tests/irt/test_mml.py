@@ -65,29 +65,47 @@ def test_lsat6_2pl_reproduces_ltm_to_two_decimals(lsat_2pl):
     assert np.all(np.asarray(lsat_2pl.items.c) == 0)
 
 
-def test_lsat6_1pl_reproduces_ltm_rasch():
+@pytest.fixture(scope="module")
+def lsat_1pl():
     responses, weights = lsat6()
     settings = MmlSettings(model="1pl", tol=1e-6, max_cycles=2000)
-    result = calibrate_mml(responses, weights=weights, settings=settings)
-    a = np.asarray(result.items.a)
+    return calibrate_mml(responses, weights=weights, settings=settings)
+
+
+def test_lsat6_1pl_reproduces_ltm_rasch(lsat_1pl):
+    a = np.asarray(lsat_1pl.items.a)
     assert np.all(a == a[0])
     assert a[0] * D == pytest.approx(LTM_RASCH_DISCRIMINATION, abs=5e-3)
-    assert result.loglik == pytest.approx(LTM_RASCH_LOGLIK, abs=0.01)
-    assert np.all(np.isfinite(result.standard_errors.a))
+    assert lsat_1pl.loglik == pytest.approx(LTM_RASCH_LOGLIK, abs=0.01)
+
+
+def lsat_marginal(log_a, b):
+    """Marginal log-likelihood of LSAT-6 under 2PL items (log a, b), θ ~ N(0, 1) on the grid."""
+    responses, weights = lsat6()
+    grid = jnp.linspace(-6.0, 6.0, 61)
+    log_w = -0.5 * grid**2 - jax.nn.logsumexp(-0.5 * grid**2)
+    z = D * jnp.exp(log_a) * (grid[:, None] - b)
+    log_p = responses @ jax.nn.log_sigmoid(z).T + (1 - responses) @ jax.nn.log_sigmoid(-z).T
+    return weights @ jax.nn.logsumexp(log_p + log_w, axis=1)
+
+
+def test_1pl_standard_errors_come_from_the_full_information(lsat_1pl):
+    """The common a couples all items: errors from the full Hessian of (log a, b_1 … b_5)."""
+    a, b = float(lsat_1pl.items.a[0]), jnp.asarray(lsat_1pl.items.b)
+    hessian = jax.hessian(lambda x: lsat_marginal(jnp.full(5, x[0]), x[1:]))(
+        jnp.concatenate([jnp.log(jnp.full(1, a)), b])
+    )
+    sd = np.sqrt(np.diag(np.linalg.inv(-np.asarray(hessian))))
+    np.testing.assert_allclose(lsat_1pl.standard_errors.a, sd[0] * a, rtol=2e-3)
+    np.testing.assert_allclose(lsat_1pl.standard_errors.b, sd[1:], rtol=2e-3)
 
 
 def test_standard_errors_are_the_item_blocks_of_the_marginal_hessian(lsat_2pl):
     """Louis' formula against autodiff of the marginal log-likelihood, item by item."""
-    responses, weights = lsat6()
-    grid = jnp.linspace(-6.0, 6.0, 61)
-    log_w = -0.5 * grid**2 - jax.nn.logsumexp(-0.5 * grid**2)
     a0, b0 = jnp.asarray(lsat_2pl.items.a), jnp.asarray(lsat_2pl.items.b)
 
     def marginal(item, log_a, b):
-        a, bb = a0.at[item].set(jnp.exp(log_a)), b0.at[item].set(b)
-        z = D * a * (grid[:, None] - bb)
-        log_p = responses @ jax.nn.log_sigmoid(z).T + (1 - responses) @ jax.nn.log_sigmoid(-z).T
-        return weights @ jax.nn.logsumexp(log_p + log_w, axis=1)
+        return lsat_marginal(jnp.log(a0).at[item].set(log_a), b0.at[item].set(b))
 
     hessian = jax.jit(jax.hessian(lambda x, i: marginal(i, x[0], x[1])))
     for item in range(5):
