@@ -106,6 +106,21 @@ async def _load(base: str, students: int, seconds: float) -> dict:
     return stats
 
 
+def _cpu_seconds(root_pid: int) -> float:
+    """User + system CPU seconds of a process and its children so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, parent = int(stat.parent.name), int(fields[1])
+        if pid == root_pid or parent == root_pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _ms(values: list[float], q: float) -> str:
     return f"{1000 * float(np.quantile(values, q)):7.1f} ms" if values else "    n/a"
 
@@ -158,7 +173,9 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.2)
             asyncio.run(_load(base, min(args.students, 2), 3))  # warm up each worker
+            cpu_before = _cpu_seconds(server.pid)
             stats = asyncio.run(_load(base, args.students, args.seconds))
+            stats["server_cpu_s"] = _cpu_seconds(server.pid) - cpu_before
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -175,6 +192,9 @@ def main() -> None:
         print(f"  {label} p50 {_ms(stats[key], 0.5)}   p99 {_ms(stats[key], 0.99)}")
     steps_per_s = stats["steps"] / stats["elapsed"]
     print(f"  quiz steps/s   {steps_per_s:7.1f}   errors {len(stats['errors'])}")
+    if stats["steps"]:  # machine-independent-ish: what one step costs the API processes
+        per_step = 1000 * stats["server_cpu_s"] / stats["steps"]
+        print(f"  API CPU per step (next + answer) {per_step:5.1f} ms")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,9 @@ __all__ = [
 ]
 
 QUIZ_LIFETIME = timedelta(hours=24)
+# Built once: a statement made per request costs more Python than the round trip it sends.
+_INSERT_QUIZ_ITEM = insert(QuizItem)
+_INSERT_RESPONSE = insert(UserResponse)
 MODES = ("tutor", "exam")
 MAX_QUESTIONS = 120
 
@@ -283,13 +286,14 @@ def next_item(
     position = len(cursor.served) + 1
     try:
         with sessions.begin() as session:
-            session.execute(insert(QuizItem).values(
-                quiz_id=uuid.UUID(cursor.quiz_id), position=position,
-                theta_at_selection=cursor.theta, served_at=_now(), **choice,
-            ))  # fmt: skip
-    except IntegrityError:
-        # The database is ahead of this cursor (a concurrent request served this position,
-        # or a cursor write was lost): serve what the database says, from a fresh cursor.
+            _lock_active(session, cursor)
+            session.connection().execute(_INSERT_QUIZ_ITEM, {
+                "quiz_id": uuid.UUID(cursor.quiz_id), "position": position,
+                "theta_at_selection": cursor.theta, "served_at": _now(), **choice,
+            })  # fmt: skip
+    except (IntegrityError, ConflictError):
+        # The database is ahead of this cursor (a concurrent request served this position or
+        # ended the quiz, or a cursor write was lost): go by the database, on a fresh cursor.
         if _retried:
             raise ConflictError(f"quiz {quiz_id} changed concurrently; try again") from None
         return next_item(sessions, state, tenant_id, user_id, quiz_id, max_daily_exposures,
@@ -300,6 +304,26 @@ def next_item(
     save_cursor(state, cursor)
     content = item_content(sessions, choice["question_id"], choice["version"])
     return ServedItem(choice["question_id"], choice["version"], position, content.payload())
+
+
+def _lock_active(
+    session: Session, cursor: QuizCursor, changes: dict[str, Any] | None = None
+) -> None:
+    """Lock the quiz row for this step's transaction, applying ``changes``; it must be active.
+
+    The lock orders a step against a concurrent finish (or another step) of the same quiz, so a
+    stale cursor can never add an item or an answer to a quiz the database has ended.
+
+    Raises:
+        ConflictError: the quiz is no longer active in the database.
+    """
+    changed = session.execute(
+        update(QuizSession)
+        .where(QuizSession.id == uuid.UUID(cursor.quiz_id), QuizSession.status == "active")
+        .values(**(changes or {"status": QuizSession.status}))
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConflictError(f"quiz {cursor.quiz_id} is no longer active")
 
 
 def _feedback(content: ItemContent, row: ServedRow, correct: bool) -> dict[str, Any]:
@@ -401,21 +425,18 @@ def _answer(
     now = _now()
     try:
         with sessions.begin() as session:
-            session.execute(insert(UserResponse).values(
-                quiz_id=uuid.UUID(cursor.quiz_id), user_id=cursor.user_id,
-                tenant_id=cursor.tenant_id, question_id=row.question_id, version=row.version,
-                option_label=label, is_correct=correct, time_taken_ms=time_taken_ms,
-                idempotency_key=idempotency_key, created_at=now,
-            ))  # fmt: skip
             changes: dict[str, Any] = {"theta": cursor.theta, "se": cursor.se}
             if finished:
                 changes.update(status="finished", finished_at=now)
-            session.execute(
-                update(QuizSession)
-                .where(QuizSession.id == uuid.UUID(cursor.quiz_id))
-                .values(**changes)
-            )
-    except IntegrityError:
+            _lock_active(session, cursor, changes)
+            session.connection().execute(_INSERT_RESPONSE, {
+                "quiz_id": uuid.UUID(cursor.quiz_id), "user_id": cursor.user_id,
+                "tenant_id": cursor.tenant_id, "question_id": row.question_id,
+                "version": row.version, "option_label": label, "is_correct": correct,
+                "time_taken_ms": time_taken_ms, "idempotency_key": idempotency_key,
+                "created_at": now,
+            })  # fmt: skip
+    except (IntegrityError, ConflictError):
         del cursor.answered[key]
         raise
     if finished:
