@@ -28,7 +28,7 @@ from qbank.services.authoring import DEFAULT_EXAM_CODE, DIFFICULTY_LABELS
 from qbank.services.exposure import capped_today, record_exposure
 from qbank.services.flags import selector_for_user
 from qbank.services.item_content import ItemContent, item_content
-from qbank.services.item_pool import cached_delivery_pool, load_exam_pool
+from qbank.services.item_pool import cached_delivery_pool
 from qbank.services.quiz_cursor import (
     Answered,
     QuizCursor,
@@ -150,13 +150,10 @@ def create_quiz(
     Raises:
         InvalidInputError: no live item matches the filters.
     """
-    pool = load_exam_pool(
-        sessions,
-        tenant_id,
-        filters.exam_code,
-        topics=filters.topics,
+    pool = cached_delivery_pool(
+        sessions, tenant_id, filters.exam_code, topics=filters.topics,
         difficulties=filters.difficulty,
-    )
+    ).pool  # fmt: skip
     if pool.n_items == 0:
         raise InvalidInputError(f"no live items of {filters.exam_code} match the filters")
     plan = None
