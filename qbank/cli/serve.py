@@ -1,9 +1,11 @@
-"""``qbank serve``, ``qbank demo`` and ``qbank user add``."""
+"""``qbank serve``, ``qbank dashboard``, ``qbank demo`` and ``qbank user add``."""
 
 from __future__ import annotations
 
+import importlib
 import secrets
 import sys
+from typing import Any
 
 import click
 
@@ -32,6 +34,12 @@ def _serve(host: str, port: int, workers: int) -> None:
     )
 
 
+def _dashboard(settings: Settings, host: str, port: int, *, threaded: bool = False) -> Any:
+    # By module path, as uvicorn names the API: importing qbank never imports Panel.
+    app = importlib.import_module("dashboard.app")
+    return app.serve(settings, host, port, threaded=threaded)
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
@@ -50,11 +58,22 @@ def serve_command(host: str, port: int, workers: int) -> None:
     _serve(host, port, workers)
 
 
+@click.command("dashboard")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=5006, show_default=True)
+def dashboard_command(host: str, port: int) -> None:
+    """Serve the admin dashboard (log in with an admin account; see 'qbank user add')."""
+    settings = Settings.from_env()
+    click.echo(f"QBank dashboard at http://{host}:{port} — Ctrl+C stops it.", err=True)
+    _dashboard(settings, host, port)
+
+
 @click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-def demo_command(host: str, port: int) -> None:
-    """The whole system on the embedded default: seeded demo exam, accounts, API."""
+@click.option("--dashboard-port", type=click.IntRange(1, 65535), default=5006, show_default=True)
+def demo_command(host: str, port: int, dashboard_port: int) -> None:
+    """The whole system on the embedded default: seeded demo exam, accounts, API, dashboard."""
     from qbank.cli.store import open_sessions
     from qbank.services.auth import reset_user
     from qbank.services.demo import seed_demo
@@ -85,12 +104,18 @@ def demo_command(host: str, port: int) -> None:
             f"    demo-{name:<8} {passwords[name]:<14} roles: {', '.join(roles)}"
             for name, roles in DEMO_ACCOUNTS
         ),
+        f"  dashboard  http://{host}:{dashboard_port}  (log in as demo-admin)",
         "  Ctrl+C stops it.",
         "",
     ]
+    # One process: the dashboard's thread shares the API's in-process job runner.
+    dashboard = _dashboard(settings, host, dashboard_port, threaded=True)
     click.echo("\n".join(lines))
     sys.stdout.flush()
-    _serve(host, port, 1)
+    try:
+        _serve(host, port, 1)
+    finally:
+        dashboard.stop()
 
 
 @click.group("user")
@@ -127,4 +152,4 @@ def user_add(
     click.echo(f"user {username} ({', '.join(roles)}) added with id {user_id}")
 
 
-COMMANDS = [serve_command, demo_command, user_group]
+COMMANDS = [serve_command, dashboard_command, demo_command, user_group]

@@ -28,17 +28,18 @@ def wait_healthy(base, process, timeout_s=120):
 
 
 def test_demo_serves_the_seeded_system_with_printed_logins(tmp_path):
-    port = free_port()
+    port, dashboard_port = free_port(), free_port()
     env = {**os.environ, "QBANK_DATA_DIR": str(tmp_path), "QBANK_ENV": "dev"}
     for name in ("QBANK_DATABASE_URL", "QBANK_REDIS_URL"):
         env.pop(name, None)
-    process = subprocess.Popen([sys.executable, "-m", "qbank.cli", "demo", "--port", str(port)],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    demo = [sys.executable, "-m", "qbank.cli", "demo", "--port", str(port),
+            "--dashboard-port", str(dashboard_port)]  # fmt: skip
+    process = subprocess.Popen(demo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         lines = []
-        while not any("demo-student" in line for line in lines):
+        while not any("Ctrl+C" in line for line in lines):
             line = process.stdout.readline()
             assert line, "".join(lines)
             lines.append(line)
@@ -56,6 +57,10 @@ def test_demo_serves_the_seeded_system_with_printed_logins(tmp_path):
                          timeout=30).json()  # fmt: skip
         assert len(item["payload"]["options"]) in (4, 5)
         assert any(base in line for line in lines)
+        dashboard = f"http://127.0.0.1:{dashboard_port}"
+        assert any(line.split()[:2] == ["dashboard", dashboard] for line in lines), lines
+        assert any("demo-admin" in line and "admin" in line.split()[-1] for line in lines)
+        assert httpx.get(dashboard, timeout=30).status_code == 200
     finally:
         process.terminate()
         process.wait(timeout=30)

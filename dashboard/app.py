@@ -1,0 +1,105 @@
+"""The dashboard application: a login gate, then the Items, Calibrate, Runs and Sweep tabs.
+
+Each browser session gets its own ``DashboardApp`` (its own login and page state); the
+database, state store and job queue are shared by the server process. A login lasts as long
+as the browser tab's session: reloading the page asks again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+import param
+from panel.viewable import Viewer
+
+from dashboard.calibrate import CalibratePage
+from dashboard.context import DashboardContext, build_context
+from dashboard.items import ItemsPage
+from dashboard.login import LoginForm
+from dashboard.runs import RunsPage
+from dashboard.sweep import SweepPage
+from qbank.settings import Settings
+
+__all__ = ["TABS", "DashboardApp", "serve"]
+
+TABS = ("Items", "Calibrate", "Runs", "Sweep")
+
+
+class DashboardApp(Viewer):
+    """One browser session: the login form until an admin logs in, then the pages."""
+
+    user = param.String(default="")
+
+    def __init__(self, context: DashboardContext, **params: Any) -> None:
+        super().__init__(**params)
+        self.context = context
+        self.login = LoginForm(context)
+        self.pages: dict[str, Any] = {}
+        self._main = pn.Column(self.login, sizing_mode="stretch_width")
+        self.login.param.watch(self._logged_in, "principal")
+
+    def _logged_in(self, event: param.parameterized.Event) -> None:
+        if event.new is None:
+            return
+        self.user = event.new.user_id
+        self.pages = {
+            "Items": ItemsPage(self.context),
+            "Calibrate": CalibratePage(self.context),
+            "Runs": RunsPage(self.context),
+            "Sweep": SweepPage(self.context),
+        }
+        tabs = pn.Tabs(*((name, page) for name, page in self.pages.items()),
+                       dynamic=True, sizing_mode="stretch_width")  # fmt: skip
+        tabs.param.watch(self._tab_shown, "active")
+        logout = pn.widgets.Button(label="Log out", width=100)
+        logout.on_click(self.logout)
+        header = pn.Row(pn.pane.Markdown(f"## QBank admin · signed in as **{self.user}**"),
+                        pn.HSpacer(), logout, sizing_mode="stretch_width")  # fmt: skip
+        self._main.objects = [header, tabs]
+
+    def _tab_shown(self, event: param.parameterized.Event) -> None:
+        page = self.pages[TABS[event.new]]
+        if hasattr(page, "on_show"):
+            page.on_show()
+        elif hasattr(page, "load_choices"):
+            page.load_choices()
+
+    def logout(self, _event: object = None) -> None:
+        """Forget the login and show the form again."""
+        self.login = LoginForm(self.context)
+        self.login.param.watch(self._logged_in, "principal")
+        self.user, self.pages = "", {}
+        self._main.objects = [self.login]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._main
+
+
+def _origins(host: str, port: int) -> list[str]:
+    if host in ("0.0.0.0", "::", ""):
+        return ["*"]
+    return [f"{name}:{port}" for name in {host, "localhost", "127.0.0.1"}]
+
+
+def serve(
+    settings: Settings, host: str = "127.0.0.1", port: int = 5006, *, threaded: bool = False
+) -> Any:
+    """Serve the dashboard (what ``qbank dashboard`` and ``qbank demo`` run).
+
+    Blocks until interrupted, or with ``threaded`` runs on a thread of its own and returns it
+    (stop it with ``.stop()``).
+    """
+    import holoviews as hv
+
+    pn.extension("tabulator", sizing_mode="stretch_width", notifications=False)
+    hv.extension("bokeh")
+    context = build_context(settings)
+
+    def session() -> pn.template.BootstrapTemplate:
+        return pn.template.BootstrapTemplate(title="QBank admin", main=[DashboardApp(context)])
+
+    return pn.serve(
+        {"/": session}, address=host, port=port, websocket_origin=_origins(host, port),
+        show=False, start=True, threaded=threaded, verbose=False, title="QBank admin",
+    )  # fmt: skip

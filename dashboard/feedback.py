@@ -1,0 +1,36 @@
+"""A page's feedback line: what just happened, as a success, info or error message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+import param
+
+__all__ = ["Feedback", "feedback_alert"]
+
+
+class Feedback(param.Parameterized):
+    """Message state shared by the pages; ``kind`` is a Bootstrap alert type."""
+
+    message = param.String(default="")
+    kind = param.Selector(default="info", objects=["info", "success", "danger", "warning"])
+
+    def say(self, message: str, kind: str = "info") -> None:
+        """Show ``message`` (replacing the last one)."""
+        self.param.update(message=message, kind=kind)
+
+    def clear(self) -> None:
+        """Show nothing."""
+        self.message = ""
+
+
+def feedback_alert(feedback: Feedback) -> Any:
+    """An alert that shows the feedback's message, hidden while there is none."""
+
+    def render(message: str, kind: str) -> pn.pane.Alert:
+        return pn.pane.Alert(message, alert_type=kind, visible=bool(message),
+                             css_classes=["qbank-feedback", f"qbank-{kind}"],
+                             sizing_mode="stretch_width")  # fmt: skip
+
+    return pn.panel(pn.bind(render, feedback.param.message, feedback.param.kind))
