@@ -1,0 +1,118 @@
+"""MML item calibration: qbank (JAX EM) against girth on the same simulated data.
+
+    python bench/irt_calibration.py                                   # qbank only
+    python bench/irt_calibration.py --girth-python /work/girth-venv/bin/python
+
+girth (PyPI, not a project dependency) runs in its own interpreter because its 3PL needs
+numpy < 2: create one with ``python -m venv /work/girth-venv && /work/girth-venv/bin/pip install
+numpy==1.26.4 scipy==1.13.1 girth==0.8.0``. The data are written to a temporary .npy file, girth
+fits them in a subprocess and times only its own fit call (not its imports).
+
+girth uses the logistic metric without D; its discriminations are divided by 1.7 before the
+RMSE against the generating a (D = 1.7 metric of DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from qbank.irt import MmlSettings, calibrate_mml
+
+D = 1.7
+
+GIRTH_SCRIPT = """
+import json, sys, time
+import numpy as np
+import girth
+data = np.load(sys.argv[1])
+fit = {"2pl": girth.twopl_mml, "3pl": girth.threepl_mml}[sys.argv[2]]
+start = time.perf_counter()
+result = fit(data.T.astype(int))
+seconds = time.perf_counter() - start
+guessing = result.get("Guessing", np.zeros(data.shape[1]))
+print(json.dumps({"seconds": seconds, "a": (np.asarray(result["Discrimination"]) / 1.7).tolist(),
+                  "b": np.asarray(result["Difficulty"]).tolist(),
+                  "c": np.asarray(guessing).tolist()}))
+"""
+
+
+def simulate(seed: int, n_persons: int, n_items: int, model: str) -> tuple[np.ndarray, dict]:
+    """Responses (persons × items) and the generating parameters, D = 1.7 metric."""
+    rng = np.random.default_rng(seed)
+    a = np.clip(np.exp(rng.normal(0.0, 0.3, n_items)), 0.4, 2.5)
+    b = rng.normal(0.0, 1.0, n_items)
+    c = rng.uniform(0.1, 0.25, n_items) if model == "3pl" else np.zeros(n_items)
+    theta = rng.normal(size=(n_persons, 1))
+    p = c + (1 - c) / (1 + np.exp(-D * a * (theta - b)))
+    return (rng.random((n_persons, n_items)) < p).astype(np.float64), {"a": a, "b": b, "c": c}
+
+
+def rmse(estimate: object, truth: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((np.asarray(estimate, float) - truth) ** 2)))
+
+
+def run_qbank(responses: np.ndarray, model: str, repeats: int) -> dict:
+    settings = MmlSettings(model=model)
+    start = time.perf_counter()
+    result = calibrate_mml(responses, settings=settings)
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = calibrate_mml(responses, settings=settings)
+        times.append(time.perf_counter() - start)
+    return {"first_s": first, "seconds": min(times), "cycles": result.cycles,
+            "converged": result.converged, "a": np.asarray(result.items.a),
+            "b": np.asarray(result.items.b), "c": np.asarray(result.items.c)}  # fmt: skip
+
+
+def run_girth(python: str, responses: np.ndarray, model: str) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "responses.npy"
+        np.save(path, responses.astype(np.int8))
+        done = subprocess.run([python, "-c", GIRTH_SCRIPT, str(path), model], capture_output=True,
+                              text=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"girth failed ({python}):\n{done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--persons", type=int, default=20_000)
+    parser.add_argument("--items", type=int, default=100)
+    parser.add_argument("--models", default="2pl,3pl")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3, help="timed qbank fits after the first")
+    parser.add_argument("--girth-python", help="interpreter with girth installed (see above)")
+    args = parser.parse_args()
+    header = f"{'model':<6}{'impl':<18}{'time s':>9}{'rmse a':>9}{'rmse b':>9}{'rmse c':>9}"
+    rows, ratios = [header, "-" * len(header)], []
+    for model in args.models.split(","):
+        responses, truth = simulate(args.seed, args.persons, args.items, model)
+        ours = run_qbank(responses, model, args.repeats)
+        fits = [("qbank (compiled)", ours["seconds"], ours),
+                ("qbank (1st, +jit)", ours["first_s"], ours)]  # fmt: skip
+        if args.girth_python:
+            theirs = run_girth(args.girth_python, responses, model)
+            fits.append(("girth 0.8", theirs["seconds"], theirs))
+            ratios.append(f"{model}: girth / qbank = {theirs['seconds'] / ours['seconds']:.0f}x "
+                          f"compiled, {theirs['seconds'] / ours['first_s']:.1f}x including the "
+                          f"compile")  # fmt: skip
+        for name, seconds, fit in fits:
+            errors = "".join(f"{rmse(fit[p], truth[p]):>9.4f}" for p in ("a", "b", "c"))
+            rows.append(f"{model:<6}{name:<18}{seconds:>9.2f}{errors}")
+        rows.append(f"{'':<6}qbank: {ours['cycles']} EM cycles, converged {ours['converged']}")
+    print(f"{args.items} items x {args.persons} persons, seed {args.seed}")
+    print("\n".join(rows + ratios))
+
+
+if __name__ == "__main__":
+    main()
