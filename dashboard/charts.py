@@ -14,7 +14,7 @@ __all__ = ["exposure_histogram", "history_chart", "sweep_heatmap"]
 SWEEP_LABELS = {
     "max_exp": "max exposure",
     "unused_share": "share of pool never given",
-    "rmse": "θ̂ RMSE",
+    "rmse": "RMSE of θ estimates",  # Bokeh fonts draw the combining hat of θ̂ badly
 }
 _HEIGHT = 300
 

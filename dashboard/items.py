@@ -66,6 +66,9 @@ class ItemsPage(Viewer):
         self.feedback = Feedback()
         self._tabulator: pn.widgets.Tabulator | None = None
         self.load_choices()
+        exams = self.param.exam.objects[1:]
+        if self.exam == ALL and exams:
+            self.exam = exams[0]  # one exam's table first: pools are per exam
         self.refresh()
 
     def load_choices(self) -> None:
@@ -74,8 +77,6 @@ class ItemsPage(Viewer):
         self.param.exam.objects = [ALL, *exams]
         if self.exam not in self.param.exam.objects:
             self.exam = ALL
-        if self.exam == ALL and exams:
-            self.exam = exams[0]
         topics = list_topics(self.context.sessions, self.context.tenant_id, _chosen(self.exam))
         self.param.topic.objects = [ALL, *topics]
         if self.topic not in self.param.topic.objects:
@@ -116,6 +117,11 @@ class ItemsPage(Viewer):
                           empty_hint=self._empty_hint(found.total))  # fmt: skip
         if self.page > found.n_pages:
             self.page = found.n_pages
+
+    def on_show(self) -> None:
+        """The tab became visible: new exams, and fresh figures (sh_p may have been applied)."""
+        self.load_choices()
+        self.refresh()
 
     def _empty_hint(self, total: int) -> str:
         if total:

@@ -31,6 +31,7 @@ class RunFollower(param.Parameterized):
     history = param.List(default=[])
     result = param.Dict(default=None, allow_None=True)
     error = param.String(default="")
+    noun = param.String(default="Run", doc="what the page calls its runs in messages")
 
     def __init__(self, context: DashboardContext, feedback: Feedback, **params: Any) -> None:
         super().__init__(**params)
@@ -74,13 +75,13 @@ class RunFollower(param.Parameterized):
         return self.active
 
     def _announce_end(self) -> None:
-        short = self.run_id[:8]
+        name = f"{self.noun} {self.run_id[:8]}"
         if self.status == "done":
-            self.feedback.say(f"Run {short} is done.", "success")
+            self.feedback.say(f"{name} is done.", "success")
         elif self.status == "failed":
-            self.feedback.say(f"Run {short} failed: {self.error}", "danger")
+            self.feedback.say(f"{name} failed: {self.error}", "danger")
         else:
-            self.feedback.say(f"Run {short} was {self.status}.", "warning")
+            self.feedback.say(f"{name} was {self.status}.", "warning")
 
     def cancel(self, _event: object = None) -> None:
         """Cancel the followed run (it stops after its current iteration)."""

@@ -44,7 +44,7 @@ class SweepPage(Viewer):
         super().__init__(**params)
         self.context = context
         self.feedback = Feedback()
-        self.run = RunFollower(context, self.feedback)
+        self.run = RunFollower(context, self.feedback, noun="Sweep")
         self.load_choices()
         self.show_latest()
 

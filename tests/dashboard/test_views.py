@@ -82,6 +82,9 @@ def test_items_show_the_first_exam_a_page_at_a_time(context, exam):
     page.text = "nothing like this"
     assert page.total == 0
     assert "No items match" in page.empty_hint
+    page.param.update(exam=ALL, text="")
+    page.on_show()  # coming back to the tab keeps the choice of all exams
+    assert (page.exam, page.total) == (ALL, 24)
 
 
 def test_items_page_without_exams_says_what_to_do(context):
@@ -243,6 +246,7 @@ def test_sweep_runs_the_grid_and_offers_it_as_csv(context, exam):
     assert page.start() is True
     run_queued(context)
     page.run.poll()
+    assert page.feedback.message == f"Sweep {page.run.run_id[:8]} is done."
     assert [(cell["tau"], cell["alpha"]) for cell in page.cells()] == [(0.1, 1.0), (0.2, 1.0)]
     rows = list(csv.reader(io.StringIO(page.csv_text())))
     assert rows[0][:5] == ["tau", "alpha", "max_exp", "unused_share", "rmse"]
