@@ -92,7 +92,7 @@ def lsat_marginal(log_a, b):
 def test_1pl_standard_errors_come_from_the_full_information(lsat_1pl):
     """The common a couples all items: errors from the full Hessian of (log a, b_1 … b_5)."""
     a, b = float(lsat_1pl.items.a[0]), jnp.asarray(lsat_1pl.items.b)
-    hessian = jax.hessian(lambda x: lsat_marginal(jnp.full(5, x[0]), x[1:]))(
+    hessian = jax.jit(jax.hessian(lambda x: lsat_marginal(jnp.full(5, x[0]), x[1:])))(
         jnp.concatenate([jnp.log(jnp.full(1, a)), b])
     )
     sd = np.sqrt(np.diag(np.linalg.inv(-np.asarray(hessian))))
