@@ -36,8 +36,10 @@ def take(sessions, state, quiz_id, answer_correctly, user="s1", cap=CAP, **answe
     right = correct_label(sessions, item.question_id, item.version)
     wrong = "B" if right == "A" else "A"
     selected = right if answer_correctly else wrong
-    return item, answer_item(sessions, state, TENANT, user, quiz_id, item.question_id, selected, 1200,
-                             **answer_kwargs)  # fmt: skip
+    result = answer_item(
+        sessions, state, TENANT, user, quiz_id, item.question_id, selected, 1200, **answer_kwargs
+    )
+    return item, result
 
 
 @pytest.mark.parametrize(("always_right", "direction"), [(True, 1), (False, -1)])
