@@ -52,7 +52,9 @@ def _seed(database_url: str, n_items: int) -> None:
     engine.dispose()
 
 
-async def _student(client: httpx.AsyncClient, token: str, deadline: float, stats: dict) -> None:
+async def _student(
+    client: httpx.AsyncClient, token: str, deadline: float, stats: dict, think_s: float = 0.0
+) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     rng = random.Random(token)
     while time.perf_counter() < deadline:
@@ -89,9 +91,11 @@ async def _student(client: httpx.AsyncClient, token: str, deadline: float, stats
                 stats["errors"].append(answered.status_code)
                 break
             stats["steps"] += 1
+            if think_s:  # a student reads the next question before asking for it
+                await asyncio.sleep(think_s)
 
 
-async def _load(base: str, students: int, seconds: float) -> dict:
+async def _load(base: str, students: int, seconds: float, think_s: float = 0.0) -> dict:
     stats: dict = {"next": [], "answers": [], "errors": [], "steps": 0}
     tokens = [
         issue_token(SECRET, Principal(f"student-{i}", "bench", ("student",)))
@@ -101,7 +105,7 @@ async def _load(base: str, students: int, seconds: float) -> dict:
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
         started = time.perf_counter()
         deadline = started + seconds
-        await asyncio.gather(*(_student(client, t, deadline, stats) for t in tokens))
+        await asyncio.gather(*(_student(client, t, deadline, stats, think_s) for t in tokens))
         stats["elapsed"] = time.perf_counter() - started
     return stats
 
@@ -131,6 +135,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--items", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="pause of each student after an answer (0: a closed loop that saturates the server)",
+    )
     args = parser.parse_args()
 
     with postgres_schema() as database_url:
@@ -174,7 +184,7 @@ def main() -> None:
                     time.sleep(0.2)
             asyncio.run(_load(base, min(args.students, 2), 3))  # warm up each worker
             cpu_before = _cpu_seconds(server.pid)
-            stats = asyncio.run(_load(base, args.students, args.seconds))
+            stats = asyncio.run(_load(base, args.students, args.seconds, args.think_ms / 1000))
             stats["server_cpu_s"] = _cpu_seconds(server.pid) - cpu_before
         finally:
             server.terminate()
@@ -186,7 +196,7 @@ def main() -> None:
                 client.delete(key)
     print(
         f"{args.students} students, {args.seconds:.0f} s, {args.items}-item exam, "
-        f"{args.workers} uvicorn workers, PostgreSQL + Redis"
+        f"{args.workers} uvicorn workers, think {args.think_ms:.0f} ms, PostgreSQL + Redis"
     )
     for label, key in (("GET  /next    ", "next"), ("POST /answers ", "answers")):
         print(f"  {label} p50 {_ms(stats[key], 0.5)}   p99 {_ms(stats[key], 0.99)}")
