@@ -10,7 +10,11 @@ import numpy as np
 import pytest
 from sqlalchemy import insert
 
-from tests.irt.test_mml import LSAT6, LTM_2PL_DIFFICULTY, LTM_2PL_DISCRIMINATION
+from qbank.irt.datasets import (
+    LSAT6_FREQUENCIES,
+    LSAT6_LTM_2PL_DIFFICULTY,
+    LSAT6_LTM_2PL_DISCRIMINATION,
+)
 
 
 def qbank(*args):
@@ -29,7 +33,7 @@ def write_csv(path, rows, header=("person", "item", "score")):
 @pytest.fixture
 def lsat_csv(tmp_path):
     rows, person = [], 0
-    for pattern, count in LSAT6.items():
+    for pattern, count in LSAT6_FREQUENCIES.items():
         for _ in range(count):
             rows.extend((f"p{person}", f"Item {i + 1}", score) for i, score in enumerate(pattern))
             person += 1
@@ -49,8 +53,8 @@ def test_responses_file_json_is_one_object_with_the_agreed_fields(lsat_csv):
     assert (len(items), items["Item 1"]["n"], items["Item 1"]["se_c"]) == (5, 1000, None)
     for index in range(5):
         row = items[f"Item {index + 1}"]
-        assert row["a"] * 1.7 == pytest.approx(LTM_2PL_DISCRIMINATION[index], abs=5e-3)
-        assert row["b"] == pytest.approx(LTM_2PL_DIFFICULTY[index], abs=5e-3)
+        assert row["a"] * 1.7 == pytest.approx(LSAT6_LTM_2PL_DISCRIMINATION[index], abs=5e-3)
+        assert row["b"] == pytest.approx(LSAT6_LTM_2PL_DIFFICULTY[index], abs=5e-3)
 
 
 @pytest.mark.parametrize(

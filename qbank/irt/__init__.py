@@ -1,5 +1,6 @@
 """Item response theory: the 3PL model, EAP ability estimation and MML item calibration."""
 
+from qbank.irt.datasets import lsat6
 from qbank.irt.eap import (
     EapEstimate,
     eap_estimate,
@@ -27,6 +28,7 @@ from qbank.irt.model import (
     log_likelihood,
     probability,
 )
+from qbank.irt.responses import simulate_responses
 
 __all__ = [
     "DEFAULT_A",
@@ -46,8 +48,10 @@ __all__ = [
     "eap_estimate",
     "information",
     "log_likelihood",
+    "lsat6",
     "make_grid",
     "prior_log_density",
     "probability",
+    "simulate_responses",
     "update_log_posterior",
 ]

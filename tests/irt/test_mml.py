@@ -6,33 +6,16 @@ import numpy as np
 import pytest
 
 from qbank.errors import InvalidInputError
-from qbank.irt import ItemParams, MmlSettings, Priors, calibrate_mml
+from qbank.irt import ItemParams, MmlSettings, Priors, calibrate_mml, lsat6
+from qbank.irt.datasets import (
+    LSAT6_LTM_2PL_DIFFICULTY,
+    LSAT6_LTM_2PL_DISCRIMINATION,
+    LSAT6_LTM_2PL_LOGLIK,
+    LSAT6_LTM_RASCH_DISCRIMINATION,
+    LSAT6_LTM_RASCH_LOGLIK,
+)
 
 D = 1.7
-
-# LSAT section 6 (Bock & Lieberman 1970): 1000 examinees, 5 items, as pattern frequencies (the
-# two patterns nobody gave, 01010 and 01100, are left out). Shipped as R ltm's `LSAT` data set.
-LSAT6 = {
-    "00000": 3, "00001": 6, "00010": 2, "00011": 11, "00100": 1, "00101": 1, "00110": 3,
-    "00111": 4, "01000": 1, "01001": 8, "01011": 16, "01101": 3, "01110": 2, "01111": 15,
-    "10000": 10, "10001": 29, "10010": 14, "10011": 81, "10100": 3, "10101": 28, "10110": 15,
-    "10111": 80, "11000": 16, "11001": 56, "11010": 21, "11011": 173, "11100": 11, "11101": 61,
-    "11110": 28, "11111": 298,
-}  # fmt: skip
-
-# Published 2PL MML estimates: R ltm, `ltm(LSAT ~ z1)` (Rizopoulos 2006, J. Stat. Softw. 17(5),
-# and the package's documentation): logistic metric without D, θ ~ N(0, 1), log-lik −2466.653.
-LTM_2PL_DISCRIMINATION = [0.8253715, 0.7229499, 0.8904748, 0.6885502, 0.6574516]
-LTM_2PL_DIFFICULTY = [-3.3597341, -1.3696497, -0.2798983, -1.8659189, -3.1235725]
-LTM_2PL_LOGLIK = -2466.653
-# `rasch(LSAT)` (one discrimination common to all items, estimated): 0.755, log-lik −2466.938.
-LTM_RASCH_DISCRIMINATION = 0.755
-LTM_RASCH_LOGLIK = -2466.938
-
-
-def lsat6():
-    patterns = np.array([[int(ch) for ch in key] for key in LSAT6], dtype=float)
-    return patterns, np.array(list(LSAT6.values()), dtype=float)
 
 
 def simulate(seed, n_persons, n_items, model):
@@ -59,9 +42,11 @@ def lsat_2pl():
 def test_lsat6_2pl_reproduces_ltm_to_two_decimals(lsat_2pl):
     assert lsat_2pl.converged
     # ltm's discrimination is D·a in our D = 1.7 metric; b is the same in both.
-    np.testing.assert_allclose(np.asarray(lsat_2pl.items.a) * D, LTM_2PL_DISCRIMINATION, atol=5e-3)
-    np.testing.assert_allclose(lsat_2pl.items.b, LTM_2PL_DIFFICULTY, atol=5e-3)
-    assert lsat_2pl.loglik == pytest.approx(LTM_2PL_LOGLIK, abs=0.01)
+    np.testing.assert_allclose(
+        np.asarray(lsat_2pl.items.a) * D, LSAT6_LTM_2PL_DISCRIMINATION, atol=5e-3
+    )
+    np.testing.assert_allclose(lsat_2pl.items.b, LSAT6_LTM_2PL_DIFFICULTY, atol=5e-3)
+    assert lsat_2pl.loglik == pytest.approx(LSAT6_LTM_2PL_LOGLIK, abs=0.01)
     assert np.all(np.asarray(lsat_2pl.items.c) == 0)
 
 
@@ -75,8 +60,8 @@ def lsat_1pl():
 def test_lsat6_1pl_reproduces_ltm_rasch(lsat_1pl):
     a = np.asarray(lsat_1pl.items.a)
     assert np.all(a == a[0])
-    assert a[0] * D == pytest.approx(LTM_RASCH_DISCRIMINATION, abs=5e-3)
-    assert lsat_1pl.loglik == pytest.approx(LTM_RASCH_LOGLIK, abs=0.01)
+    assert a[0] * D == pytest.approx(LSAT6_LTM_RASCH_DISCRIMINATION, abs=5e-3)
+    assert lsat_1pl.loglik == pytest.approx(LSAT6_LTM_RASCH_LOGLIK, abs=0.01)
 
 
 def lsat_marginal(log_a, b):
