@@ -21,9 +21,17 @@ from qbank.errors import NotFoundError
 from qbank.state import StateStore
 from qbank.store.models import QuizItem, QuizSession, UserResponse
 
-__all__ = ["Answered", "QuizCursor", "ServedRow", "drop_cursor", "load_cursor", "save_cursor"]
+__all__ = [
+    "Answered",
+    "QuizCursor",
+    "ServedRow",
+    "drop_cursor",
+    "end_quiz",
+    "load_cursor",
+    "save_cursor",
+]
 
-_FORMAT = 1  # bump when the stored shape changes: older cursors are then rebuilt
+_FORMAT = 2  # bump when the stored shape changes: older cursors are then rebuilt
 _TTL_SLACK_S = 60
 
 
@@ -105,6 +113,15 @@ class QuizCursor:
             and self.se <= self.stop_se
         )  # fmt: skip
 
+    @property
+    def version(self) -> int:
+        """How many writes the quiz row has seen: each served item, answer and the ending.
+
+        Every step that writes the database moves it up by one, so of two cursors of a quiz the
+        one with the higher version is the newer; the store keeps only the newest.
+        """
+        return len(self.served) + len(self.answered) + (self.status != "active")
+
     def is_over(self) -> bool:
         """No further item is to be served."""
         return len(self.served) >= self.num_questions or self.reached_stop()
@@ -112,7 +129,8 @@ class QuizCursor:
     def as_json(self) -> dict[str, Any]:
         """The stored form (JSON has no tuple keys: answers are a list)."""
         return {
-            "format": _FORMAT, "quiz_id": self.quiz_id, "tenant_id": self.tenant_id,
+            "format": _FORMAT, "version": self.version, "quiz_id": self.quiz_id,
+            "tenant_id": self.tenant_id,
             "user_id": self.user_id, "mode": self.mode, "adaptive": self.adaptive,
             "exam_code": self.exam_code, "topics": self.topics, "difficulty": self.difficulty,
             "plan": self.plan, "num_questions": self.num_questions, "stop_se": self.stop_se,
@@ -172,9 +190,13 @@ def _rebuild(session: Session, tenant_id: str, key: uuid.UUID) -> QuizCursor:
 
 
 def save_cursor(state: StateStore, cursor: QuizCursor) -> None:
-    """Write the cursor through to the state store until shortly after the quiz expires."""
+    """Write the cursor through to the state store until shortly after the quiz expires.
+
+    Only a newer cursor replaces the stored one: a slow request that saves after a faster one
+    cannot put an older view of the quiz back.
+    """
     ttl_s = int((cursor.expires_at - _now()).total_seconds()) + _TTL_SLACK_S
-    state.put_quiz_state(cursor.tenant_id, cursor.quiz_id, cursor.as_json(), max(ttl_s, 1))
+    state.put_quiz_state_if_newer(cursor.tenant_id, cursor.quiz_id, cursor.as_json(), max(ttl_s, 1))
 
 
 def drop_cursor(state: StateStore, tenant_id: str, quiz_id: str) -> None:
@@ -182,15 +204,25 @@ def drop_cursor(state: StateStore, tenant_id: str, quiz_id: str) -> None:
     state.delete_quiz_state(tenant_id, str(_quiz_key(quiz_id)))
 
 
-def end_quiz(sessions: sessionmaker[Session], cursor: QuizCursor, status: str) -> None:
-    """Move an active quiz to ``finished`` or ``expired`` in the database and the cursor."""
+def end_quiz(
+    sessions: sessionmaker[Session], state: StateStore, cursor: QuizCursor, status: str
+) -> QuizCursor:
+    """Move an active quiz to ``finished`` or ``expired``; returns its cursor, fresh and saved.
+
+    The cursor is rebuilt from the database after the update, so it holds every step that
+    committed before the quiz ended, whatever the caller's cursor had seen.
+    """
+    key = uuid.UUID(cursor.quiz_id)
     with sessions.begin() as session:
         session.execute(
             update(QuizSession)
-            .where(QuizSession.id == uuid.UUID(cursor.quiz_id), QuizSession.status == "active")
+            .where(QuizSession.id == key, QuizSession.status == "active")
             .values(status=status, finished_at=_now() if status == "finished" else None)
         )
-    cursor.status = status
+    with sessions() as session:
+        fresh = _rebuild(session, cursor.tenant_id, key)
+    save_cursor(state, fresh)
+    return fresh
 
 
 def load_cursor(
@@ -222,8 +254,7 @@ def load_cursor(
     if user_id is not None and cursor.user_id != user_id:
         raise NotFoundError(f"quiz {quiz_id} not found")
     if cursor.status == "active" and cursor.expires_at <= _now():
-        end_quiz(sessions, cursor, "expired")
-        rebuilt = True  # force the write below
+        return end_quiz(sessions, state, cursor, "expired"), True
     if rebuilt:
         save_cursor(state, cursor)
     return cursor, rebuilt

@@ -268,8 +268,7 @@ def next_item(
         return ServedItem(pending.question_id, pending.version, pending.position,
                           content.payload())  # fmt: skip
     if cursor.is_over():
-        end_quiz(sessions, cursor, "finished")
-        save_cursor(state, cursor)
+        end_quiz(sessions, state, cursor, "finished")
         raise NotFoundError(f"quiz {quiz_id} is over")
     choice = (
         _choose_adaptive(sessions, state, cursor)
@@ -277,8 +276,7 @@ def next_item(
         else _choose_planned(sessions, cursor)
     )
     if choice is None:
-        end_quiz(sessions, cursor, "finished")
-        save_cursor(state, cursor)
+        end_quiz(sessions, state, cursor, "finished")
         raise NotFoundError(f"quiz {quiz_id} is over: no more items available")
     position = len(cursor.served) + 1
     try:
@@ -452,8 +450,7 @@ def finish_quiz(
     """End a quiz now (unanswered items stay unanswered) and return its summary."""
     cursor, _ = load_cursor(sessions, state, tenant_id, user_id, quiz_id)
     if cursor.status == "active":
-        end_quiz(sessions, cursor, "finished")
-        save_cursor(state, cursor)
+        cursor = end_quiz(sessions, state, cursor, "finished")
     return _summary(sessions, cursor)
 
 

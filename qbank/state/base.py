@@ -74,6 +74,19 @@ class StateStore(Protocol):
         """
         ...
 
+    def put_quiz_state_if_newer(
+        self, tenant_id: str, quiz_id: str, state: dict[str, Any], ttl_s: int
+    ) -> bool:
+        """Store ``state`` only if its integer ``version`` is above the stored one's (atomic).
+
+        A missing state, or one without a version, counts as older. Returns whether it was
+        stored. Concurrent writers of one quiz thus never put an older state over a newer one.
+
+        Raises:
+            InvalidInputError: as ``put_quiz_state``, or ``state`` has no integer ``version``.
+        """
+        ...
+
     def get_quiz_state(self, tenant_id: str, quiz_id: str) -> dict[str, Any] | None:
         """The quiz's stored state, or None when it is missing or expired."""
         ...
@@ -139,6 +152,13 @@ def _dump_state(state: dict[str, Any]) -> str:
         return json.dumps(state, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"quiz state must be JSON-serialisable: {exc}") from exc
+
+
+def _state_version(state: dict[str, Any]) -> int:
+    version = state.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise InvalidInputError("a versioned quiz state needs an integer 'version'")
+    return version
 
 
 def _load_state(raw: str | bytes) -> dict[str, Any]:

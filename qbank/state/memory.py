@@ -20,6 +20,7 @@ from qbank.state.base import (
     _exposure_ttl_s,
     _load_state,
     _quiz_key,
+    _state_version,
 )
 
 __all__ = ["InMemoryStateStore"]
@@ -125,6 +126,31 @@ class InMemoryStateStore:
             now = self._clock()
             self._quiz_states[key] = (raw, now + ttl_s)
             self._after_write(now)
+
+    def put_quiz_state_if_newer(
+        self, tenant_id: str, quiz_id: str, state: dict[str, Any], ttl_s: int
+    ) -> bool:
+        """Store ``state`` only if its ``version`` is above the stored state's (atomic).
+
+        Raises:
+            InvalidInputError: as ``put_quiz_state``, or no integer ``version``.
+        """
+        _check_tenant(tenant_id)
+        _check_quiz_id(quiz_id)
+        _check_ttl(ttl_s)
+        version = _state_version(state)
+        raw = _dump_state(state)
+        key = _quiz_key(self._prefix, tenant_id, quiz_id)
+        with self._lock:
+            now = self._clock()
+            stored = self._live(self._quiz_states, key, now)
+            if stored is not None:
+                stored_version = _load_state(stored).get("version")
+                if isinstance(stored_version, int) and stored_version >= version:
+                    return False
+            self._quiz_states[key] = (raw, now + ttl_s)
+            self._after_write(now)
+            return True
 
     def get_quiz_state(self, tenant_id: str, quiz_id: str) -> dict[str, Any] | None:
         """The quiz's stored state, or None when it is missing or expired.

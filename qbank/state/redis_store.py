@@ -25,11 +25,25 @@ from qbank.state.base import (
     _exposure_ttl_s,
     _load_state,
     _quiz_key,
+    _state_version,
 )
 
 __all__ = ["RedisStateStore"]
 
 _SCAN_BATCH = 500
+# SET the new state unless the stored one carries a version at least as high: atomic in Redis.
+_PUT_IF_NEWER = """
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local ok, decoded = pcall(cjson.decode, stored)
+  if ok and type(decoded) == 'table' and tonumber(decoded['version'])
+     and tonumber(decoded['version']) >= tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+"""
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 
 
@@ -48,6 +62,7 @@ class RedisStateStore:
         self._client = client
         self._prefix = _check_prefix(prefix)
         self._server = _describe_server(client)
+        self._put_if_newer = client.register_script(_PUT_IF_NEWER)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = DEFAULT_PREFIX) -> RedisStateStore:
@@ -139,6 +154,24 @@ class RedisStateStore:
         raw = _dump_state(state)
         with self._translate_errors():
             self._client.set(_quiz_key(self._prefix, tenant_id, quiz_id), raw, ex=ttl_s)
+
+    def put_quiz_state_if_newer(
+        self, tenant_id: str, quiz_id: str, state: dict[str, Any], ttl_s: int
+    ) -> bool:
+        """Store ``state`` only if its ``version`` is above the stored state's (one Lua call).
+
+        Raises:
+            InvalidInputError: as ``put_quiz_state``, or no integer ``version``.
+            ConfigError: Redis cannot be reached.
+        """
+        _check_tenant(tenant_id)
+        _check_quiz_id(quiz_id)
+        _check_ttl(ttl_s)
+        version = _state_version(state)
+        raw = _dump_state(state)
+        key = _quiz_key(self._prefix, tenant_id, quiz_id)
+        with self._translate_errors():
+            return bool(self._put_if_newer(keys=[key], args=[raw, version, ttl_s]))
 
     def get_quiz_state(self, tenant_id: str, quiz_id: str) -> dict[str, Any] | None:
         """The quiz's stored state, or None when it is missing or expired.

@@ -127,3 +127,39 @@ def test_a_warm_step_reads_nothing_but_writes_its_rows(session_factory, engine, 
     # (version + options, the first time this process shows it).
     assert next_statements.count("SELECT") <= 3
     assert answer_statements == ["INSERT", "UPDATE"]
+
+
+def test_an_answer_racing_a_finish_is_in_the_summary(session_factory, exam, monkeypatch):
+    """An answer that commits while finish is under way shows in every later summary."""
+    from qbank.services import quizzes
+
+    quiz_id = start(session_factory)
+    state = InMemoryStateStore()
+    item = serve(session_factory, state, TENANT, "s1", quiz_id, CAP)
+    real_end = quizzes.end_quiz
+
+    def end_with_an_answer_in_between(sessions, state_store, cursor, status):
+        # finish has loaded its cursor; another worker's answer commits and saves now
+        label = correct_label(session_factory, item.question_id, item.version)
+        answer_item(session_factory, state, TENANT, "s1", quiz_id, item.question_id, label)
+        return real_end(sessions, state_store, cursor, status)
+
+    monkeypatch.setattr(quizzes, "end_quiz", end_with_an_answer_in_between)
+    summary = finish_quiz(session_factory, state, TENANT, "s1", quiz_id)
+    monkeypatch.setattr(quizzes, "end_quiz", real_end)
+    later = get_quiz(session_factory, state, TENANT, "s1", quiz_id)
+    assert count_rows(session_factory, UserResponse, quiz_id) == 1
+    assert (summary["status"], summary["answered"], summary["score"]) == ("finished", 1, 1)
+    assert (later["status"], later["answered"]) == ("finished", 1)
+
+
+def test_a_slow_older_cursor_write_does_not_overwrite_a_newer_one(session_factory, exam):
+    quiz_id = start(session_factory)
+    state = InMemoryStateStore()
+    step(session_factory, state, quiz_id)
+    older = copy.deepcopy(state.get_quiz_state(TENANT, quiz_id))
+    step(session_factory, state, quiz_id)
+    from qbank.services.quiz_cursor import QuizCursor, save_cursor
+
+    save_cursor(state, QuizCursor.from_json(older))  # e.g. a slow request saving late
+    assert get_quiz(session_factory, state, TENANT, "s1", quiz_id)["answered"] == 2

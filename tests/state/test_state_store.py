@@ -405,3 +405,41 @@ def test_capped_items_are_per_tenant_and_day(backend: Backend) -> None:
     assert store.capped_items("t1", monday) == {(5, 2), (7, 1)}
     assert store.capped_items("t2", monday) == set()
     assert store.capped_items("t1", tuesday) == set()
+
+
+def test_put_if_newer_keeps_the_newest_version(backend: Backend) -> None:
+    store = backend.store
+    assert store.put_quiz_state_if_newer("t1", "q1", {"version": 2, "step": "b"}, 60)
+    assert not store.put_quiz_state_if_newer("t1", "q1", {"version": 1, "step": "a"}, 60)
+    assert not store.put_quiz_state_if_newer("t1", "q1", {"version": 2, "step": "c"}, 60)
+    assert store.get_quiz_state("t1", "q1") == {"version": 2, "step": "b"}
+    assert store.put_quiz_state_if_newer("t1", "q1", {"version": 3, "step": "d"}, 60)
+    assert store.get_quiz_state("t1", "q1") == {"version": 3, "step": "d"}
+
+
+def test_put_if_newer_replaces_an_unversioned_state(backend: Backend) -> None:
+    backend.store.put_quiz_state("t1", "q1", {"old": True}, 60)
+    assert backend.store.put_quiz_state_if_newer("t1", "q1", {"version": 0}, 60)
+    assert backend.store.get_quiz_state("t1", "q1") == {"version": 0}
+
+
+def test_put_if_newer_needs_an_integer_version(backend: Backend) -> None:
+    with pytest.raises(InvalidInputError, match="version"):
+        backend.store.put_quiz_state_if_newer("t1", "q1", {"version": "2"}, 60)
+
+
+def test_put_if_newer_never_goes_back_under_concurrent_writers(
+    backend: Backend, busy_thread_switching: None
+) -> None:
+    store = backend.store
+
+    def write(versions: range) -> None:
+        for version in versions:
+            store.put_quiz_state_if_newer("t1", "q1", {"version": version}, 60)
+
+    threads = [threading.Thread(target=write, args=(range(start, 200, 4),)) for start in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.get_quiz_state("t1", "q1") == {"version": 199}
