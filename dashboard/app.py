@@ -7,6 +7,7 @@ as the browser tab's session: reloading the page asks again.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import panel as pn
@@ -102,4 +103,7 @@ def serve(
     return pn.serve(
         {"/": session}, address=host, port=port, websocket_origin=_origins(host, port),
         show=False, start=True, threaded=threaded, verbose=False, title="QBank admin",
+        # Only session ids this process made are accepted, so a link carrying an id an attacker
+        # chose (session fixation) cannot be logged in by an admin and then joined.
+        sign_sessions=True, secret_key=secrets.token_urlsafe(48),
     )  # fmt: skip

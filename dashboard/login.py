@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import panel as pn
@@ -30,32 +31,38 @@ class LoginForm(Viewer):
 
     def submit(self, _event: Any = None) -> bool:
         """Check the credentials; True (and ``principal`` set) when an admin logged in."""
+        return self._apply(*self._attempt())
+
+    def _attempt(self) -> tuple[Principal | None, str]:
+        """The password check (scrypt: slow on purpose), without touching the page."""
         username = self.username.strip()
         if not username or not self.password:
-            self.feedback.say("Enter your username and password.", "danger")
-            return False
+            return None, "Enter your username and password."
         try:
             principal: Principal = authenticate(
                 self.context.sessions, self.context.tenant_id, username, self.password
             )
         except PermissionDeniedError as error:
-            self.feedback.say(f"Login refused: {error}.", "danger")
-            self.password = ""
-            return False
+            return None, f"Login refused: {error}."
         if not principal.has_any("admin"):
-            self.feedback.say(
-                f"Login refused: {username} is not an admin; the dashboard is for admins only.",
-                "danger",
+            return None, (
+                f"Login refused: {username} is not an admin; the dashboard is for admins only."
             )
-            self.password = ""
+        return principal, ""
+
+    def _apply(self, principal: Principal | None, refusal: str) -> bool:
+        self.password = ""
+        if principal is None:
+            self.feedback.say(refusal, "danger")
             return False
         self.feedback.clear()
-        self.password = ""
         self.principal = principal
         return True
 
-    def _clicked(self, _event: Any) -> None:
-        self.submit()
+    async def _clicked(self, _event: Any) -> None:
+        # The scrypt check runs on a worker thread: the server's event loop, shared by every
+        # session, stays free while someone logs in (or guesses passwords).
+        self._apply(*await asyncio.to_thread(self._attempt))
 
     def __panel__(self) -> pn.viewable.Viewable:
         username = pn.widgets.TextInput.from_param(

@@ -176,3 +176,16 @@ def test_a_calibration_runs_to_done_and_its_diff_downloads(page):
     rows = list(csv.reader(path.read_text().splitlines()))
     assert rows[0] == ["qid", "ver", "sh_p_before", "sh_p_after", "delta"]
     assert len(rows) == N_ITEMS + 1
+
+
+def test_a_session_id_the_client_chose_is_refused(served):
+    """Session fixation: an id planted in a link must not become an admin's session."""
+    import urllib.error
+    import urllib.request
+
+    base, _sessions = served
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{base}/?bokeh-session-id=attacker-chosen-id-0001", timeout=30)
+    assert refused.value.code == 403
+    with urllib.request.urlopen(f"{base}/", timeout=30) as page:  # a fresh visit still works
+        assert page.status == 200
