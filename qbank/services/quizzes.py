@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,6 +56,14 @@ QUIZ_LIFETIME = timedelta(hours=24)
 # Built once: a statement made per request costs more Python than the round trip it sends.
 _INSERT_QUIZ_ITEM = insert(QuizItem)
 _INSERT_RESPONSE = insert(UserResponse)
+_ACTIVE_QUIZ = (QuizSession.id == bindparam("quiz_key"), QuizSession.status == "active")
+_LOCK_QUIZ = update(QuizSession).where(*_ACTIVE_QUIZ).values(status=QuizSession.status)
+_SCORE_QUIZ = (
+    update(QuizSession)
+    .where(*_ACTIVE_QUIZ)
+    .values(theta=bindparam("theta"), se=bindparam("se"), status=bindparam("status"),
+            finished_at=bindparam("finished_at"))
+)  # fmt: skip
 MODES = ("tutor", "exam")
 MAX_QUESTIONS = 120
 
@@ -312,12 +320,10 @@ def _lock_active(
     Raises:
         ConflictError: the quiz is no longer active in the database.
     """
-    changed = session.execute(
-        update(QuizSession)
-        .where(QuizSession.id == uuid.UUID(cursor.quiz_id), QuizSession.status == "active")
-        .values(**(changes or {"status": QuizSession.status}))
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
+    key = {"quiz_key": uuid.UUID(cursor.quiz_id)}
+    statement, values = (_LOCK_QUIZ, key) if changes is None else (_SCORE_QUIZ, key | changes)
+    changed = session.connection().execute(statement, values)
+    if changed.rowcount != 1:
         raise ConflictError(f"quiz {cursor.quiz_id} is no longer active")
 
 
@@ -420,10 +426,11 @@ def _answer(
     now = _now()
     try:
         with sessions.begin() as session:
-            changes: dict[str, Any] = {"theta": cursor.theta, "se": cursor.se}
-            if finished:
-                changes.update(status="finished", finished_at=now)
-            _lock_active(session, cursor, changes)
+            _lock_active(session, cursor, {
+                "theta": cursor.theta, "se": cursor.se,
+                "status": "finished" if finished else "active",
+                "finished_at": now if finished else None,
+            })  # fmt: skip
             session.connection().execute(_INSERT_RESPONSE, {
                 "quiz_id": uuid.UUID(cursor.quiz_id), "user_id": cursor.user_id,
                 "tenant_id": cursor.tenant_id, "question_id": row.question_id,
