@@ -199,30 +199,31 @@ def runs_show(run_id: str, as_json: bool, diff_csv: bool) -> None:
 _VALUES_OF = {"sh": "k", "irt": "a/b/c"}  # what applying a run of each kind writes
 
 
+def _write_run_values(run_id: str, rollback: bool) -> None:
+    from qbank.services.runs import apply_run, get_run, rollback_run
+
+    settings = Settings.from_env()
+    sessions = open_sessions(settings)
+    count = (rollback_run if rollback else apply_run)(sessions, settings.tenant_id, run_id)
+    what = _VALUES_OF.get(get_run(sessions, settings.tenant_id, run_id).kind, "values")
+    if rollback:
+        click.echo(f"restored {what} of {count} items from before run {run_id}")
+    else:
+        click.echo(f"applied {what} of {count} items from run {run_id}")
+
+
 @runs_group.command("apply")
 @click.argument("run_id")
 def runs_apply(run_id: str) -> None:
     """Write a finished run's new values (e.g. a dry run's) in one transaction."""
-    from qbank.services.runs import apply_run, get_run
-
-    settings = Settings.from_env()
-    sessions = open_sessions(settings)
-    count = apply_run(sessions, settings.tenant_id, run_id)
-    what = _VALUES_OF.get(get_run(sessions, settings.tenant_id, run_id).kind, "values")
-    click.echo(f"applied {what} of {count} items from run {run_id}")
+    _write_run_values(run_id, rollback=False)
 
 
 @runs_group.command("rollback")
 @click.argument("run_id")
 def runs_rollback(run_id: str) -> None:
     """Restore the values a run started from, in one transaction."""
-    from qbank.services.runs import get_run, rollback_run
-
-    settings = Settings.from_env()
-    sessions = open_sessions(settings)
-    count = rollback_run(sessions, settings.tenant_id, run_id)
-    what = _VALUES_OF.get(get_run(sessions, settings.tenant_id, run_id).kind, "values")
-    click.echo(f"restored {what} of {count} items from before run {run_id}")
+    _write_run_values(run_id, rollback=True)
 
 
 @runs_group.command("cancel")

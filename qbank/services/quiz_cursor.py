@@ -25,7 +25,6 @@ __all__ = [
     "Answered",
     "QuizCursor",
     "ServedRow",
-    "drop_cursor",
     "end_quiz",
     "load_cursor",
     "save_cursor",
@@ -197,11 +196,6 @@ def save_cursor(state: StateStore, cursor: QuizCursor) -> None:
     """
     ttl_s = int((cursor.expires_at - _now()).total_seconds()) + _TTL_SLACK_S
     state.put_quiz_state_if_newer(cursor.tenant_id, cursor.quiz_id, cursor.as_json(), max(ttl_s, 1))
-
-
-def drop_cursor(state: StateStore, tenant_id: str, quiz_id: str) -> None:
-    """Forget a cursor; the next step rebuilds it from the database."""
-    state.delete_quiz_state(tenant_id, str(_quiz_key(quiz_id)))
 
 
 def end_quiz(

@@ -72,10 +72,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class QuizFilters:
     """What a student asks for; validated once."""
