@@ -10,7 +10,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
 from qbank.errors import PermissionDeniedError
-from qbank.services.auth import Principal, decode_token
+from qbank.services.access.auth import Principal, decode_token
 
 __all__ = ["current_principal", "requires"]
 

@@ -26,10 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qbank.services.auth import Principal, issue_token
-from qbank.services.demo import _as_import_item
-from qbank.services.demo_content import DEMO_EXAM_CODE, demo_questions
-from qbank.services.importing import insert_items
+from qbank.services.access.auth import Principal, issue_token
+from qbank.services.authoring.importing import insert_items
+from qbank.services.demo.content import DEMO_EXAM_CODE, demo_questions
+from qbank.services.demo.seeding import _as_import_item
 from qbank.store.db import init_schema, make_engine, make_session_factory
 from tests.backends import PG_URL, REDIS_URL, postgres_schema
 

@@ -15,8 +15,8 @@ from dashboard.feedback import Feedback, feedback_alert
 from dashboard.jobs import RunFollower
 from qbank.cat import ABILITY_MODES, CalibrationParams
 from qbank.errors import InvalidInputError, QBankError
-from qbank.services.exposure_table import list_exams
-from qbank.services.runs import start_run
+from qbank.services.calibration.sh import start_run
+from qbank.services.exposure.table import list_exams
 
 __all__ = ["CalibratePage", "parse_topic_map"]
 

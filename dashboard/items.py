@@ -13,8 +13,8 @@ from panel.viewable import Viewer
 from dashboard.context import DashboardContext
 from dashboard.feedback import Feedback, feedback_alert
 from qbank.errors import QBankError
-from qbank.services.exposure import set_sh_p
-from qbank.services.exposure_table import (
+from qbank.services.exposure.sh_p import set_sh_p
+from qbank.services.exposure.table import (
     EXPOSURE_SORT_KEYS,
     list_exams,
     list_exposure_rows,

@@ -9,7 +9,8 @@ import param
 from dashboard.context import DashboardContext
 from dashboard.feedback import Feedback
 from qbank.errors import QBankError
-from qbank.services.runs import cancel_run, get_run
+from qbank.services.calibration.run_views import get_run
+from qbank.services.calibration.runs import cancel_run
 
 __all__ = ["ACTIVE", "RunFollower"]
 

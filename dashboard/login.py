@@ -12,7 +12,7 @@ from panel.viewable import Viewer
 from dashboard.context import DashboardContext
 from dashboard.feedback import Feedback, feedback_alert
 from qbank.errors import PermissionDeniedError
-from qbank.services.auth import Principal, authenticate
+from qbank.services.access.auth import Principal, authenticate
 
 __all__ = ["LoginForm"]
 

@@ -17,18 +17,11 @@ from dashboard.context import DashboardContext
 from dashboard.feedback import Feedback, feedback_alert
 from dashboard.jobs import ACTIVE, POLL_PERIOD_MS
 from qbank.errors import QBankError
-from qbank.services.exposure_table import list_exams
-from qbank.services.runs import (
-    RUN_KIND_PATHS,
-    RUN_STATUSES,
-    RunDetail,
-    apply_run,
-    diff_csv,
-    get_run,
-    list_runs,
-    rollback_run,
-)
-from qbank.services.sweep import SWEEP_METRICS, sweep_csv
+from qbank.services.calibration.run_apply import apply_run, rollback_run
+from qbank.services.calibration.run_views import diff_csv, get_run, list_runs
+from qbank.services.calibration.runs import RUN_KIND_PATHS, RUN_STATUSES, RunDetail
+from qbank.services.calibration.sweep import SWEEP_METRICS, sweep_csv
+from qbank.services.exposure.table import list_exams
 
 __all__ = ["DIFF_COLUMNS", "RUN_COLUMNS", "RunsPage", "can_apply", "can_roll_back", "describe"]
 

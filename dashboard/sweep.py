@@ -15,9 +15,9 @@ from dashboard.feedback import Feedback, feedback_alert
 from dashboard.jobs import RunFollower
 from qbank.cat import ABILITY_MODES
 from qbank.errors import InvalidInputError, QBankError
-from qbank.services.exposure_table import list_exams
-from qbank.services.runs import list_runs
-from qbank.services.sweep import SweepParams, parse_grid, start_sweep, sweep_csv
+from qbank.services.calibration.run_views import list_runs
+from qbank.services.calibration.sweep import SweepParams, parse_grid, start_sweep, sweep_csv
+from qbank.services.exposure.table import list_exams
 
 __all__ = ["HEATMAP_METRICS", "SweepPage"]
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from qbank.services.pool_files import read_pool_csv
+from qbank.services.calibration.pool_files import read_pool_csv
 
 FAST = ["--n", "60", "--test-len", "5", "--iters", "2"]
 

@@ -97,7 +97,7 @@ def test_bad_command_lines_are_one_line_and_exit_2(args, message):
 
 def test_exam_calibration_records_a_dry_run_that_runs_show_prints(tmp_path, monkeypatch, capsys):
     from qbank.cli.main import main
-    from qbank.services.runs import get_run
+    from qbank.services.calibration.run_views import get_run
     from qbank.store.db import init_schema, make_engine, make_session_factory
     from qbank.store.models import UserResponse
     from tests.services.conftest import EXAM, TENANT, build_exam

@@ -14,7 +14,9 @@ from api.runtime import Runtime
 from api.schemas import NO_NUL, CalibrationStartIn, CohortIn, ExposureSetIn, FlagIn, IrtStartIn
 from api.security import current_principal, requires
 from qbank.cat import CalibrationParams
-from qbank.services import exposure, flags, irt_calibration, runs
+from qbank.services.access import flags
+from qbank.services.calibration import irt, run_apply, run_views, runs, sh
+from qbank.services.exposure import sh_p
 
 __all__ = ["ROUTES"]
 
@@ -41,7 +43,7 @@ def exposure_items(
     exam_code: Annotated[str | None, QueryParameter(max_length=64, pattern=NO_NUL)] = None,
 ) -> list[dict[str, Any]]:
     """Live item versions with sh_p and attempts in the last 7 days."""
-    items = exposure.list_exposure_items(
+    items = sh_p.list_exposure_items(
         runtime.sessions, _tenant(request), exam_code=exam_code, limit=limit
     )
     return [dataclasses.asdict(item) for item in items]
@@ -61,7 +63,7 @@ def exposure_set(
     runtime: NamedDependency[Runtime],
 ) -> dict[str, Any]:
     """Set one item version's sh_p (in [0, 1])."""
-    exposure.set_sh_p(runtime.sessions, _tenant(request), data.question_id, data.version, data.sh_p)
+    sh_p.set_sh_p(runtime.sessions, _tenant(request), data.question_id, data.version, data.sh_p)
     return {"question_id": data.question_id, "version": data.version, "sh_p": data.sh_p}
 
 
@@ -76,7 +78,7 @@ def calibrate_start(
     """Queue an S–H calibration of an exam; follow it with …/status."""
     values = {f.name: getattr(data, f.name) for f in dataclasses.fields(CalibrationParams)}
     params = CalibrationParams(**values)
-    job_id, run_id = runs.start_run(
+    job_id, run_id = sh.start_run(
         runtime.sessions,
         runtime.queue,
         _tenant(request),
@@ -100,11 +102,11 @@ def calibrate_irt_start(
     runtime: NamedDependency[Runtime],
 ) -> dict[str, str]:
     """Queue an MML item calibration (a, b, c, SEs) of an exam; follow it with the runs routes."""
-    params = irt_calibration.IrtParams(
+    params = irt.IrtParams(
         model=data.model, min_respondents=data.min_respondents, max_cycles=data.max_cycles,
         tol=data.tol,
     )  # fmt: skip
-    job_id, run_id = irt_calibration.start_irt_run(
+    job_id, run_id = irt.start_irt_run(
         runtime.sessions, runtime.queue, _tenant(request), data.exam_code, params,
         dry_run=data.dry_run,
     )  # fmt: skip
@@ -125,7 +127,7 @@ def calibrate_status(
     run_id: Annotated[str | None, QueryParameter(max_length=64, pattern=NO_NUL)] = None,
 ) -> dict[str, Any]:
     """Progress of a run by job id (or run id), with its result once done."""
-    return runs.run_status(runtime.sessions, _tenant(request), job_id=job_id, run_id=run_id)
+    return run_views.run_status(runtime.sessions, _tenant(request), job_id=job_id, run_id=run_id)
 
 
 @get(
@@ -142,7 +144,7 @@ def list_runs(
     page_size: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
 ) -> Response[list[dict[str, Any]]]:
     """Runs, newest first; the total count is in ``X-Total-Count``."""
-    found, total = runs.list_runs(
+    found, total = run_views.list_runs(
         runtime.sessions,
         _tenant(request),
         exam_code=exam_code,
@@ -166,7 +168,7 @@ def get_run(
     request: Request[Any, Any, Any], run_id: ID, runtime: NamedDependency[Runtime]
 ) -> dict[str, Any]:
     """One run: params, history, result, error and timestamps."""
-    return runs.get_run(runtime.sessions, _tenant(request), run_id).as_dict()
+    return run_views.get_run(runtime.sessions, _tenant(request), run_id).as_dict()
 
 
 @get(
@@ -181,7 +183,7 @@ def diff_csv(
     request: Request[Any, Any, Any], run_id: ID, runtime: NamedDependency[Runtime]
 ) -> Response[str]:
     """The run's k changes: ``qid,ver,sh_p_before,sh_p_after,delta``."""
-    body = runs.diff_csv(runtime.sessions, _tenant(request), run_id)
+    body = run_views.diff_csv(runtime.sessions, _tenant(request), run_id)
     return Response(
         body,
         media_type="text/csv",
@@ -201,7 +203,7 @@ def apply(
     request: Request[Any, Any, Any], run_id: ID, runtime: NamedDependency[Runtime]
 ) -> dict[str, Any]:
     """Write a finished run's k (e.g. a dry run's) in one transaction."""
-    count = runs.apply_run(runtime.sessions, _tenant(request), run_id)
+    count = run_apply.apply_run(runtime.sessions, _tenant(request), run_id)
     return {"run_id": run_id, "applied": count}
 
 
@@ -217,7 +219,7 @@ def rollback(
     request: Request[Any, Any, Any], run_id: ID, runtime: NamedDependency[Runtime]
 ) -> dict[str, Any]:
     """Restore the k values the run started from."""
-    count = runs.rollback_run(runtime.sessions, _tenant(request), run_id)
+    count = run_apply.rollback_run(runtime.sessions, _tenant(request), run_id)
     return {"run_id": run_id, "restored": count}
 
 

@@ -14,9 +14,9 @@ from api.errors import ERROR_RESPONSES
 from api.runtime import Runtime
 from api.schemas import NO_NUL, PublishIn, QuestionIn
 from api.security import current_principal, requires
-from qbank.services import authoring, importing
-from qbank.services.auth import Principal
-from qbank.services.authoring import OptionInput, QuestionInput
+from qbank.services.access.auth import Principal
+from qbank.services.authoring import catalog, importing, questions, versions
+from qbank.services.authoring.questions import OptionInput, QuestionInput
 
 __all__ = ["ROUTES"]
 
@@ -66,7 +66,7 @@ def create_question(
     """Create a question with its first version; published unless ``publish`` is false."""
     principal = current_principal(request)
     _check_may_publish(principal, data.publish)
-    created = authoring.create_question(
+    created = questions.create_question(
         runtime.sessions, principal.tenant_id, _question_input(data, principal.user_id)
     )
     return dataclasses.asdict(created)
@@ -93,7 +93,7 @@ def list_questions(
 ) -> dict[str, Any]:
     """Newest version of each question, filtered and paginated."""
     principal = current_principal(request)
-    result = authoring.list_questions(
+    result = catalog.list_questions(
         runtime.sessions,
         principal.tenant_id,
         exam_code=exam_code,
@@ -127,7 +127,7 @@ def add_version(
     """Add the next version of a question."""
     principal = current_principal(request)
     _check_may_publish(principal, data.publish)
-    created = authoring.add_version(
+    created = versions.add_version(
         runtime.sessions, principal.tenant_id, question_id, _question_input(data, principal.user_id)
     )
     return dataclasses.asdict(created)
@@ -150,7 +150,7 @@ def publish(
 ) -> dict[str, Any]:
     """Make a version the live one in an exam."""
     principal = current_principal(request)
-    authoring.publish_version(
+    versions.publish_version(
         runtime.sessions, principal.tenant_id, question_id, version, data.exam_code
     )
     return {"question_id": question_id, "version": version, "exam_code": data.exam_code}
@@ -171,7 +171,7 @@ def retire(
     runtime: NamedDependency[Runtime],
 ) -> dict[str, Any]:
     """Retire a version: it stops being live anywhere."""
-    authoring.retire_version(
+    versions.retire_version(
         runtime.sessions, current_principal(request).tenant_id, question_id, version
     )
     return {"question_id": question_id, "version": version, "state": "retired"}
@@ -189,7 +189,7 @@ def soft_delete(
     request: Request[Any, Any, Any], question_id: QuestionId, runtime: NamedDependency[Runtime]
 ) -> dict[str, Any]:
     """Hide a question everywhere (its rows stay for reports)."""
-    authoring.soft_delete_question(
+    versions.soft_delete_question(
         runtime.sessions, current_principal(request).tenant_id, question_id
     )
     return {"question_id": question_id, "deleted": True}
@@ -206,9 +206,7 @@ def get_question(
     request: Request[Any, Any, Any], question_id: QuestionId, runtime: NamedDependency[Runtime]
 ) -> dict[str, Any]:
     """One question: every version with options and answer key, live exams, calibration."""
-    return authoring.get_question(
-        runtime.sessions, current_principal(request).tenant_id, question_id
-    )
+    return catalog.get_question(runtime.sessions, current_principal(request).tenant_id, question_id)
 
 
 @post(

@@ -15,7 +15,7 @@ from api.errors import ERROR_RESPONSES
 from api.runtime import Runtime
 from api.schemas import LoginIn, LoginOut, MockLoginIn
 from qbank.errors import PermissionDeniedError
-from qbank.services.auth import Principal, authenticate, issue_token
+from qbank.services.access.auth import Principal, authenticate, issue_token
 
 __all__ = ["health", "login", "mock_login"]
 

@@ -14,9 +14,9 @@ from api.errors import ERROR_RESPONSES
 from api.runtime import Runtime
 from api.schemas import NO_NUL, AnswerIn, QuizIn
 from api.security import current_principal, requires
-from qbank.services import quizzes
-from qbank.services.auth import Principal
-from qbank.services.quizzes import QuizFilters
+from qbank.services.access.auth import Principal
+from qbank.services.delivery import answers, quizzes
+from qbank.services.delivery.quizzes import QuizFilters
 
 __all__ = ["ROUTES"]
 
@@ -92,7 +92,7 @@ def answer(
 ) -> dict[str, Any]:
     """Grade the answer to the served item; tutor mode explains, exam mode acknowledges."""
     principal = current_principal(request)
-    result = quizzes.answer_item(
+    result = answers.answer_item(
         runtime.sessions,
         runtime.state,
         principal.tenant_id,
@@ -124,7 +124,7 @@ def get_quiz(
 ) -> dict[str, Any]:
     """Status, score, θ̂ and SE, per-topic results and items."""
     principal = current_principal(request)
-    return quizzes.get_quiz(
+    return answers.get_quiz(
         runtime.sessions, runtime.state, principal.tenant_id, _owner(principal), quiz_id
     )
 
@@ -142,7 +142,7 @@ def finish(
 ) -> dict[str, Any]:
     """End the quiz now and return its summary (with rationales)."""
     principal = current_principal(request)
-    return quizzes.finish_quiz(
+    return answers.finish_quiz(
         runtime.sessions, runtime.state, principal.tenant_id, _owner(principal), quiz_id
     )
 

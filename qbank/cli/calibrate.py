@@ -126,8 +126,13 @@ def calibrate_sh_command(
     Reads a pool (--pool), generates one (--synthetic N), or uses the built-in demo pool.
     """
     from qbank.cat import CalibrationParams
-    from qbank.services.pool_files import demo_pool, generate_pool, read_pool_csv, write_k_csv
-    from qbank.services.sh_calibration import calibrate_pool
+    from qbank.services.calibration.pool_files import (
+        demo_pool,
+        generate_pool,
+        read_pool_csv,
+        write_k_csv,
+    )
+    from qbank.services.calibration.sh import calibrate_pool
 
     sources = [pool_path is not None, synthetic is not None, exam_code is not None]
     if sum(sources) > 1:
@@ -171,14 +176,16 @@ def calibrate_sh_command(
     if as_json:
         click.echo(json.dumps(report.as_json()))
     else:
-        from qbank.services.report_text import format_calibration_report
+        from qbank.services.calibration.report_text import format_calibration_report
 
         click.echo(format_calibration_report(report, out_path))
 
 
 def _calibrate_exam(exam_code: str, params: Any, dry_run: bool, as_json: bool, quiet: bool) -> None:
     from qbank.cli.store import open_sessions, print_run
-    from qbank.services.runs import create_run, execute_run, get_run
+    from qbank.services.calibration.run_views import get_run
+    from qbank.services.calibration.runs import execute_run
+    from qbank.services.calibration.sh import create_run
     from qbank.settings import Settings
 
     settings = Settings.from_env()

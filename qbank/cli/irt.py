@@ -86,7 +86,7 @@ def calibrate_irt_command(
     quiet: bool,
 ) -> None:
     """Estimate item parameters (a, b, c and standard errors) by marginal maximum likelihood."""
-    from qbank.services.irt_calibration import IrtParams
+    from qbank.services.calibration.irt import IrtParams
 
     if (exam_code is None) == (responses_path is None):
         raise click.UsageError("give one of --exam and --responses")
@@ -96,7 +96,7 @@ def calibrate_irt_command(
                        tol=tol)  # fmt: skip
     progress = _Progress(enabled=not quiet)
     if responses_path is not None:
-        from qbank.services.irt_files import calibrate_responses_file
+        from qbank.services.calibration.irt_files import calibrate_responses_file
 
         report = calibrate_responses_file(
             responses_path, params.settings(),
@@ -118,8 +118,8 @@ def calibrate_irt_command(
 
 def _calibrate_exam(exam_code: str, params: Any, dry_run: bool, progress: _Progress) -> Any:
     from qbank.cli.store import open_sessions
-    from qbank.services.irt_calibration import create_irt_run, exam_report
-    from qbank.services.runs import execute_run
+    from qbank.services.calibration.irt import create_irt_run, exam_report
+    from qbank.services.calibration.runs import execute_run
     from qbank.settings import Settings
 
     settings = Settings.from_env()

@@ -75,8 +75,8 @@ def dashboard_command(host: str, port: int) -> None:
 def demo_command(host: str, port: int, dashboard_port: int) -> None:
     """The whole system on the embedded default: seeded demo exam, accounts, API, dashboard."""
     from qbank.cli.store import open_sessions
-    from qbank.services.auth import reset_user
-    from qbank.services.demo import seed_demo
+    from qbank.services.access.auth import reset_user
+    from qbank.services.demo.seeding import seed_demo
 
     settings = Settings.from_env()
     if settings.env != "dev":
@@ -139,7 +139,7 @@ def user_add(
 ) -> None:
     """Add a user with a hashed password (prompted unless --password-stdin)."""
     from qbank.cli.store import open_sessions
-    from qbank.services.auth import create_user
+    from qbank.services.access.auth import create_user
 
     settings = Settings.from_env()
     if password_stdin:

@@ -94,7 +94,7 @@ def db_init() -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 def import_command(path: str) -> None:
     """Import questions from a JSON or CSV file, all or nothing."""
-    from qbank.services.importing import import_questions
+    from qbank.services.authoring.importing import import_questions
 
     settings = Settings.from_env()
     report = import_questions(open_sessions(settings), settings.tenant_id, path)
@@ -111,7 +111,7 @@ def import_command(path: str) -> None:
 )
 def seed_demo_command(responses: int) -> None:
     """Load the demo exam (DEMO-EXAM) and simulated responses; safe to run again."""
-    from qbank.services.demo import seed_demo
+    from qbank.services.demo.seeding import seed_demo
 
     settings = Settings.from_env()
     report = seed_demo(open_sessions(settings), settings.tenant_id, n_responses=responses)
@@ -144,7 +144,7 @@ def runs_list(
     as_json: bool,
 ) -> None:
     """List runs, newest first."""
-    from qbank.services.runs import list_runs
+    from qbank.services.calibration.run_views import list_runs
 
     settings = Settings.from_env()
     runs, total = list_runs(
@@ -186,21 +186,22 @@ def runs_list(
 @click.option("--diff-csv", is_flag=True, help="Print the k diff as CSV.")
 def runs_show(run_id: str, as_json: bool, diff_csv: bool) -> None:
     """Show one run."""
-    from qbank.services import runs
+    from qbank.services.calibration import run_views
 
     settings = Settings.from_env()
     sessions = open_sessions(settings)
     if diff_csv:
-        click.echo(runs.diff_csv(sessions, settings.tenant_id, run_id), nl=False)
+        click.echo(run_views.diff_csv(sessions, settings.tenant_id, run_id), nl=False)
         return
-    print_run(runs.get_run(sessions, settings.tenant_id, run_id), as_json)
+    print_run(run_views.get_run(sessions, settings.tenant_id, run_id), as_json)
 
 
 _VALUES_OF = {"sh": "k", "irt": "a/b/c"}  # what applying a run of each kind writes
 
 
 def _write_run_values(run_id: str, rollback: bool) -> None:
-    from qbank.services.runs import apply_run, get_run, rollback_run
+    from qbank.services.calibration.run_apply import apply_run, rollback_run
+    from qbank.services.calibration.run_views import get_run
 
     settings = Settings.from_env()
     sessions = open_sessions(settings)
@@ -230,7 +231,7 @@ def runs_rollback(run_id: str) -> None:
 @click.argument("run_id")
 def runs_cancel(run_id: str) -> None:
     """Cancel a queued or running run."""
-    from qbank.services.runs import cancel_run
+    from qbank.services.calibration.runs import cancel_run
 
     settings = Settings.from_env()
     cancel_run(open_sessions(settings), settings.tenant_id, run_id)
@@ -243,7 +244,7 @@ def runs_cancel(run_id: str) -> None:
 def worker_command(queue_name: str | None, burst: bool) -> None:
     """Run background jobs from Redis (needs QBANK_REDIS_URL)."""
     from qbank.jobs.queue import RqJobQueue
-    from qbank.services.runs import fail_stale_runs
+    from qbank.services.calibration.runs import fail_stale_runs
 
     settings = Settings.from_env()
     if not settings.redis_url:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qbank.jobs.queue import report_progress
-from qbank.services.runs import RunProgress, execute_run
+from qbank.services.calibration.runs import RunProgress, execute_run
 from qbank.settings import Settings
 from qbank.store.db import make_engine, make_session_factory
 

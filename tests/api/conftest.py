@@ -4,7 +4,7 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
-from qbank.services.auth import create_user
+from qbank.services.access.auth import create_user
 from qbank.settings import Settings
 
 PASSWORD = "correct horse battery"

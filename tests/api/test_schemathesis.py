@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import create_app
-from qbank.services.auth import ROLES, Principal, issue_token
+from qbank.services.access.auth import ROLES, Principal, issue_token
 
 EXCLUDED = [allow_header_conformance, negative_data_rejection, positive_data_acceptance]
 

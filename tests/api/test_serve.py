@@ -100,7 +100,7 @@ def test_two_api_processes_and_a_worker_share_postgres_and_redis(tmp_path):
     one Redis; an author publishes, a student takes a quiz, an admin runs a calibration."""
     import uuid
 
-    from qbank.services.auth import create_user
+    from qbank.services.access.auth import create_user
     from qbank.store.db import init_schema, make_engine, make_session_factory
     from tests.backends import postgres_schema, redis_url_or_skip
 

@@ -1,7 +1,7 @@
 import pytest
 
 from dashboard.context import DashboardContext
-from qbank.services.auth import create_user
+from qbank.services.access.auth import create_user
 from qbank.settings import Settings
 from qbank.state import InMemoryStateStore
 from qbank.store.db import init_schema, make_engine, make_session_factory

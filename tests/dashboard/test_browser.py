@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qbank.services.auth import create_user
-from qbank.services.item_pool import load_exam_pool
+from qbank.services.access.auth import create_user
+from qbank.services.delivery.item_pool import load_exam_pool
 from qbank.store.db import init_schema, make_engine, make_session_factory
 from tests.services.conftest import build_exam
 

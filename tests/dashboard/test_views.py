@@ -12,8 +12,9 @@ from dashboard.login import LoginForm
 from dashboard.runs import RunsPage, can_apply, can_roll_back, describe
 from dashboard.sweep import SweepPage
 from qbank.errors import InvalidInputError
-from qbank.services.item_pool import load_exam_pool
-from qbank.services.runs import execute_run, list_runs
+from qbank.services.calibration.run_views import list_runs
+from qbank.services.calibration.runs import execute_run
+from qbank.services.delivery.item_pool import load_exam_pool
 from tests.dashboard.conftest import PASSWORD, TENANT
 
 SMALL = {"n": 60, "test_len": 4, "iters": 2, "seed": 5}

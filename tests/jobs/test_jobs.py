@@ -11,7 +11,9 @@ from sqlalchemy import select
 
 from qbank.cat import CalibrationParams
 from qbank.jobs import CALIBRATION_TASK, InProcessJobQueue, RqJobQueue
-from qbank.services.runs import create_run, get_run, set_job_id
+from qbank.services.calibration.run_views import get_run
+from qbank.services.calibration.runs import set_job_id
+from qbank.services.calibration.sh import create_run
 from qbank.store.db import init_schema, make_engine, make_session_factory
 from qbank.store.models import CalibrationRun, ItemExposureControl
 from tests.backends import postgres_schema, redis_url_or_skip

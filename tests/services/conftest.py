@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from qbank.services.authoring import OptionInput, QuestionInput, create_question
+from qbank.services.authoring.questions import OptionInput, QuestionInput, create_question
 from qbank.store.models import ItemCalibration
 
 TENANT = "t1"

@@ -3,16 +3,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
-from qbank.services.authoring import (
-    OptionInput,
+from qbank.services.authoring.catalog import list_questions
+from qbank.services.authoring.questions import OptionInput, create_question
+from qbank.services.authoring.versions import (
     add_version,
-    create_question,
-    list_questions,
     publish_version,
     retire_version,
     soft_delete_question,
 )
-from qbank.services.item_pool import load_exam_pool
+from qbank.services.delivery.item_pool import load_exam_pool
 from qbank.store.models import QuestionOption, QuestionPublication
 from tests.services.conftest import EXAM, TENANT, make_question
 

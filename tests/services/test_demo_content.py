@@ -5,7 +5,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from qbank.errors import InvalidInputError
-from qbank.services.demo_content import DEMO_EXAM_CODE, DEMO_TOPICS, demo_questions
+from qbank.services.demo.content import DEMO_EXAM_CODE, DEMO_TOPICS, demo_questions
 
 REQUIRED_TOPICS = {
     "Cardiology", "Nephrology", "Pulmonology", "Gastroenterology", "Endocrinology", "Neurology",

@@ -1,7 +1,7 @@
 from sqlalchemy import func, select
 
-from qbank.services.demo import seed_demo
-from qbank.services.item_pool import load_exam_pool
+from qbank.services.delivery.item_pool import load_exam_pool
+from qbank.services.demo.seeding import seed_demo
 from qbank.store.models import UserResponse
 
 

@@ -3,14 +3,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from qbank.errors import InvalidInputError, NotFoundError
-from qbank.services.exposure import (
-    items_under_cap,
-    list_exposure_items,
-    record_exposure,
-    set_sh_p,
-)
-from qbank.services.flags import assign_cohort, selector_for_user, set_feature_flag
-from qbank.services.item_pool import load_exam_pool
+from qbank.services.access.flags import assign_cohort, selector_for_user, set_feature_flag
+from qbank.services.delivery.exposure_caps import items_under_cap, record_exposure
+from qbank.services.delivery.item_pool import load_exam_pool
+from qbank.services.exposure.sh_p import list_exposure_items, set_sh_p
 from qbank.state import InMemoryStateStore
 from qbank.store.models import UserResponse
 from tests.services.conftest import EXAM, TENANT

@@ -3,8 +3,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from qbank.errors import InvalidInputError
-from qbank.services.exposure import record_exposure, set_sh_p
-from qbank.services.exposure_table import list_exams, list_exposure_rows, list_topics
+from qbank.services.delivery.exposure_caps import record_exposure
+from qbank.services.exposure.sh_p import set_sh_p
+from qbank.services.exposure.table import list_exams, list_exposure_rows, list_topics
 from qbank.state import InMemoryStateStore
 from qbank.store.models import UserResponse
 from tests.services.conftest import EXAM, TENANT, TOPICS, build_exam

@@ -4,9 +4,9 @@ import json
 import pytest
 
 from qbank.errors import ConflictError, InvalidInputError
-from qbank.services.authoring import list_questions
-from qbank.services.importing import import_questions
-from qbank.services.item_pool import load_exam_pool
+from qbank.services.authoring.catalog import list_questions
+from qbank.services.authoring.importing import import_questions
+from qbank.services.delivery.item_pool import load_exam_pool
 
 HEADER = ["external_ref", "topic_name", "exam_code", "stem_md", "lead_in", "rationale_md",
           "difficulty_label", "option_a", "option_b", "option_c", "correct_option", "a", "b", "c",

@@ -5,8 +5,10 @@ import pytest
 from sqlalchemy import delete, insert, select
 
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
-from qbank.services.irt_calibration import IrtParams, create_irt_run
-from qbank.services.runs import apply_run, diff_csv, execute_run, get_run, rollback_run
+from qbank.services.calibration.irt import IrtParams, create_irt_run
+from qbank.services.calibration.run_apply import apply_run, rollback_run
+from qbank.services.calibration.run_views import diff_csv, get_run
+from qbank.services.calibration.runs import execute_run
 from qbank.store.models import ItemCalibration, UserResponse
 from tests.services.conftest import EXAM, TENANT, build_exam
 

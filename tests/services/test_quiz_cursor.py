@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import event, func, select
 
 from qbank.errors import ConflictError, NotFoundError
-from qbank.services.quizzes import QuizFilters, answer_item, create_quiz, finish_quiz, get_quiz
-from qbank.services.quizzes import next_item as serve
+from qbank.services.delivery.answers import answer_item, finish_quiz, get_quiz
+from qbank.services.delivery.quizzes import QuizFilters, create_quiz
+from qbank.services.delivery.quizzes import next_item as serve
 from qbank.state import InMemoryStateStore
 from qbank.store.models import QuizItem, UserResponse
 from tests.services.conftest import EXAM, TENANT
@@ -131,12 +132,12 @@ def test_a_warm_step_reads_nothing_but_writes_its_rows(session_factory, engine, 
 
 def test_an_answer_racing_a_finish_is_in_the_summary(session_factory, exam, monkeypatch):
     """An answer that commits while finish is under way shows in every later summary."""
-    from qbank.services import quizzes
+    from qbank.services.delivery import answers
 
     quiz_id = start(session_factory)
     state = InMemoryStateStore()
     item = serve(session_factory, state, TENANT, "s1", quiz_id, CAP)
-    real_end = quizzes.end_quiz
+    real_end = answers.end_quiz
 
     def end_with_an_answer_in_between(sessions, state_store, cursor, status):
         # finish has loaded its cursor; another worker's answer commits and saves now
@@ -144,9 +145,9 @@ def test_an_answer_racing_a_finish_is_in_the_summary(session_factory, exam, monk
         answer_item(session_factory, state, TENANT, "s1", quiz_id, item.question_id, label)
         return real_end(sessions, state_store, cursor, status)
 
-    monkeypatch.setattr(quizzes, "end_quiz", end_with_an_answer_in_between)
+    monkeypatch.setattr(answers, "end_quiz", end_with_an_answer_in_between)
     summary = finish_quiz(session_factory, state, TENANT, "s1", quiz_id)
-    monkeypatch.setattr(quizzes, "end_quiz", real_end)
+    monkeypatch.setattr(answers, "end_quiz", real_end)
     later = get_quiz(session_factory, state, TENANT, "s1", quiz_id)
     assert count_rows(session_factory, UserResponse, quiz_id) == 1
     assert (summary["status"], summary["answered"], summary["score"]) == ("finished", 1, 1)
@@ -159,7 +160,7 @@ def test_a_slow_older_cursor_write_does_not_overwrite_a_newer_one(session_factor
     step(session_factory, state, quiz_id)
     older = copy.deepcopy(state.get_quiz_state(TENANT, quiz_id))
     step(session_factory, state, quiz_id)
-    from qbank.services.quiz_cursor import QuizCursor, save_cursor
+    from qbank.services.delivery.quiz_cursor import QuizCursor, save_cursor
 
     save_cursor(state, QuizCursor.from_json(older))  # e.g. a slow request saving late
     assert get_quiz(session_factory, state, TENANT, "s1", quiz_id)["answered"] == 2

@@ -4,16 +4,11 @@ import pytest
 from sqlalchemy import select
 
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
-from qbank.services.exposure import record_exposure, set_sh_p
-from qbank.services.flags import set_feature_flag
-from qbank.services.quizzes import (
-    QuizFilters,
-    answer_item,
-    create_quiz,
-    finish_quiz,
-    get_quiz,
-    next_item,
-)
+from qbank.services.access.flags import set_feature_flag
+from qbank.services.delivery.answers import answer_item, finish_quiz, get_quiz
+from qbank.services.delivery.exposure_caps import record_exposure
+from qbank.services.delivery.quizzes import QuizFilters, create_quiz, next_item
+from qbank.services.exposure.sh_p import set_sh_p
 from qbank.state import InMemoryStateStore
 from qbank.store.models import QuestionOption, QuestionVersion, QuizItem
 from tests.services.conftest import EXAM, TENANT

@@ -7,19 +7,12 @@ from sqlalchemy import select
 
 from qbank.cat import CalibrationParams
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
-from qbank.services.authoring import retire_version
-from qbank.services.item_pool import load_exam_pool
-from qbank.services.runs import (
-    apply_run,
-    cancel_run,
-    create_run,
-    diff_csv,
-    execute_run,
-    fail_stale_runs,
-    get_run,
-    list_runs,
-    rollback_run,
-)
+from qbank.services.authoring.versions import retire_version
+from qbank.services.calibration.run_apply import apply_run, rollback_run
+from qbank.services.calibration.run_views import diff_csv, get_run, list_runs
+from qbank.services.calibration.runs import cancel_run, execute_run, fail_stale_runs
+from qbank.services.calibration.sh import create_run
+from qbank.services.delivery.item_pool import load_exam_pool
 from qbank.store.models import CalibrationRun, ItemExposureControl
 from tests.services.conftest import EXAM, TENANT
 
@@ -196,7 +189,8 @@ def test_list_filters_and_pages(session_factory, exam):
 
 def test_start_run_queues_and_status_follows_it(session_factory, exam, database_url, monkeypatch):
     from qbank.jobs import InProcessJobQueue
-    from qbank.services.runs import run_status, start_run
+    from qbank.services.calibration.run_views import run_status
+    from qbank.services.calibration.sh import start_run
 
     monkeypatch.setenv("QBANK_DATABASE_URL", database_url)
     queue = InProcessJobQueue()
@@ -216,7 +210,7 @@ def test_start_run_queues_and_status_follows_it(session_factory, exam, database_
 def test_a_job_that_cannot_be_queued_fails_its_run(session_factory, exam):
     from qbank.errors import ConfigError
     from qbank.jobs import RqJobQueue
-    from qbank.services.runs import start_run
+    from qbank.services.calibration.sh import start_run
 
     unreachable = RqJobQueue("redis://127.0.0.1:1/0")
     with pytest.raises(ConfigError, match="Redis"):

@@ -4,8 +4,10 @@ import io
 import pytest
 
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
-from qbank.services.runs import apply_run, cancel_run, execute_run, get_run, list_runs
-from qbank.services.sweep import (
+from qbank.services.calibration.run_apply import apply_run
+from qbank.services.calibration.run_views import get_run, list_runs
+from qbank.services.calibration.runs import cancel_run, execute_run
+from qbank.services.calibration.sweep import (
     SWEEP_CSV_HEADER,
     SweepParams,
     parse_grid,

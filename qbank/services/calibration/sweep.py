@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from qbank.cat import CalibrationParams, calibrate_sh, compile_simulation
 from qbank.errors import InvalidInputError, NotFoundError
 from qbank.jobs.queue import JobQueue
-from qbank.services.item_pool import load_exam_pool
-from qbank.services.runs import RunContext, RunKind, create_run_record, enqueue_run
+from qbank.services.calibration.runs import RunContext, RunKind, create_run_record, enqueue_run
+from qbank.services.delivery.item_pool import load_exam_pool
 
 __all__ = [
     "SWEEP_CSV_HEADER",

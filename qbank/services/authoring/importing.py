@@ -15,14 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.errors import ConflictError, InvalidInputError
-from qbank.services.authoring import (
+from qbank.services.authoring.questions import (
     DEFAULT_EXAM_CODE,
     OPTION_LABELS,
     OptionInput,
     QuestionInput,
     insert_question,
 )
-from qbank.services.exposure import write_sh_p
+from qbank.services.exposure.sh_p import write_sh_p
 from qbank.store.models import ItemCalibration
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The demo exam's clinical knowledge table: data for ``qbank.services.demo_content``.
+"""The demo exam's clinical knowledge table: data for ``qbank.services.demo.content``.
 
 One block per topic, one line per condition; ``demo_content`` parses it into typed rows.
 """

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.irt.model import D
-from qbank.services.authoring import OptionInput, QuestionInput
-from qbank.services.demo_content import DEMO_EXAM_CODE, DemoQuestion, demo_questions
-from qbank.services.importing import ImportItem, insert_items
+from qbank.services.authoring.importing import ImportItem, insert_items
+from qbank.services.authoring.questions import OptionInput, QuestionInput
+from qbank.services.demo.content import DEMO_EXAM_CODE, DemoQuestion, demo_questions
 from qbank.store.models import (
     ItemCalibration,
     Question,

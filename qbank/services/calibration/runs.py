@@ -12,58 +12,42 @@ what it writes when applied or rolled back.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import importlib
-import io
 import logging
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from qbank.cat import CalibrationParams, IterationProgress
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError, QBankError
 from qbank.jobs.queue import CALIBRATION_TASK, JobQueue
-from qbank.services.exposure import write_sh_p
-from qbank.services.item_pool import load_exam_pool
-from qbank.services.sh_calibration import calibrate_pool
-from qbank.store.models import CalibrationRun, Question
+from qbank.store.models import CalibrationRun
 
 __all__ = [
-    "DIFF_CSV_HEADER",
+    "HEARTBEAT_INTERVAL_S",
     "RUN_KIND_PATHS",
     "RUN_STATUSES",
+    "STALE_AFTER_S",
     "RunContext",
     "RunDetail",
     "RunKind",
     "RunProgress",
-    "apply_run",
     "cancel_run",
-    "create_run",
     "create_run_record",
-    "diff_csv",
     "enqueue_run",
     "execute_run",
     "fail_stale_runs",
-    "get_run",
-    "list_runs",
-    "params_from_json",
-    "rollback_run",
-    "run_status",
     "set_job_id",
-    "start_run",
 ]
 
 RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled")
-DIFF_CSV_HEADER = ("qid", "ver", "sh_p_before", "sh_p_after", "delta")
-MAX_PAGE_SIZE = 200
 HEARTBEAT_INTERVAL_S = 10.0
 STALE_AFTER_S = 120.0
 
@@ -113,9 +97,9 @@ class RunKind:
 
 # Kinds by name, as "module:attribute" so kind modules can import this one without a cycle.
 RUN_KIND_PATHS: dict[str, str] = {
-    "sh": "qbank.services.runs:SH_RUN",
-    "sweep": "qbank.services.sweep:SWEEP_RUN",
-    "irt": "qbank.services.irt_calibration:IRT_RUN",
+    "sh": "qbank.services.calibration.sh:SH_RUN",
+    "sweep": "qbank.services.calibration.sweep:SWEEP_RUN",
+    "irt": "qbank.services.calibration.irt:IRT_RUN",
 }
 
 
@@ -197,18 +181,6 @@ def _detail(run: CalibrationRun) -> RunDetail:
     )  # fmt: skip
 
 
-def params_from_json(values: dict[str, Any]) -> CalibrationParams:
-    """Rebuild validated parameters from a run's stored ``params``."""
-    names = {field.name for field in dataclasses.fields(CalibrationParams)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise InvalidInputError(f"unknown calibration parameter(s): {', '.join(unknown)}")
-    try:
-        return CalibrationParams(**values)
-    except TypeError as error:
-        raise InvalidInputError(f"bad calibration parameters: {error}") from None
-
-
 def _parse_run_id(run_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(run_id))
@@ -226,34 +198,6 @@ def _run(session: Session, tenant_id: str, run_id: str, *, lock: bool = False) -
     if run is None:
         raise NotFoundError(f"run {run_id} not found")
     return run
-
-
-def create_run(
-    sessions: sessionmaker[Session],
-    tenant_id: str,
-    exam_code: str,
-    params: CalibrationParams,
-    *,
-    dry_run: bool = False,
-) -> str:
-    """Record a queued S–H calibration run of an exam; returns its id.
-
-    Raises:
-        NotFoundError: the exam has no live items.
-        InvalidInputError: the parameters do not fit the exam's pool.
-    """
-    pool = load_exam_pool(sessions, tenant_id, exam_code)
-    if pool.n_items == 0:
-        raise NotFoundError(f"exam {exam_code!r} has no live published items")
-    if params.test_len > pool.n_items:
-        raise InvalidInputError(
-            f"test_len ({params.test_len}) exceeds the exam's pool size ({pool.n_items})"
-        )
-    params.item_tau(pool.topics)
-    return create_run_record(
-        sessions, tenant_id, "sh", exam_code, dataclasses.asdict(params),
-        total_iters=params.iters, dry_run=dry_run,
-    )  # fmt: skip
 
 
 def create_run_record(
@@ -328,27 +272,6 @@ def _beat(sessions: sessionmaker[Session], run_id: uuid.UUID, stop: threading.Ev
             _log.warning("heartbeat of run %s failed: %s", run_id, error)
 
 
-def _result(report: Any) -> dict[str, Any]:
-    result = report.result
-    pool = report.pool
-    diff = [
-        {"qid": int(qid), "ver": ver, "before": round(float(before), 6),
-         "after": round(float(after), 6), "delta": round(float(after) - float(before), 6)}
-        for qid, ver, before, after in zip(pool.qids, pool.versions, result.k_before,
-                                           result.k_after, strict=True)
-    ]  # fmt: skip
-    return {
-        "updated": sum(1 for row in diff if row["delta"] != 0),
-        "history": result.history,
-        "metrics": result.metrics,
-        "diff": diff,
-        "exposure_rates_before": [round(float(x), 6) for x in result.initial_exposure_rates],
-        "exposure_rates_after": [round(float(x), 6) for x in result.final_exposure_rates],
-        "timing": {"compile_s": report.compile_s, "run_s": report.run_s,
-                   "simulee_steps_per_s": report.simulee_steps_per_s},
-    }  # fmt: skip
-
-
 def _finish(
     sessions: sessionmaker[Session], run_id: uuid.UUID, kind: RunKind, result: dict[str, Any]
 ) -> None:
@@ -369,23 +292,6 @@ def _fail(sessions: sessionmaker[Session], run_id: uuid.UUID, error: str) -> Non
         run = session.get(CalibrationRun, run_id)
         if run is not None and run.status in ("queued", "running"):
             run.status, run.error, run.finished_at = "failed", error, _now()
-
-
-def _execute_sh(sessions: sessionmaker[Session], context: RunContext) -> dict[str, Any]:
-    params = params_from_json(context.params)
-
-    def progress(step: IterationProgress) -> None:
-        context.report(step.current_iter, step.total_iters, step.row)
-
-    pool = load_exam_pool(sessions, context.tenant_id, context.exam_code)
-    return _result(calibrate_pool(pool, params, on_iteration=progress))
-
-
-def _write_sh(session: Session, tenant_id: str, result: dict[str, Any], side: str) -> int:
-    return _write_values(session, tenant_id, result["diff"], side)
-
-
-SH_RUN = RunKind("sh", _execute_sh, _write_sh)
 
 
 def execute_run(
@@ -453,155 +359,10 @@ def cancel_run(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> 
         return _detail(run)
 
 
-def get_run(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> RunDetail:
-    """One run of the tenant."""
-    fail_stale_runs(sessions)
-    with sessions() as session:
-        return _detail(_run(session, tenant_id, run_id))
-
-
-def _parse_day(name: str, value: str | date | None) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        if not value:
-            return None
-        return (
-            date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value).date()
-        )
-    except ValueError:
-        raise InvalidInputError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}") from None
-
-
-def list_runs(
-    sessions: sessionmaker[Session],
-    tenant_id: str,
-    *,
-    exam_code: str | None = None,
-    start: str | date | None = None,
-    end: str | date | None = None,
-    status: str | None = None,
-    page: int = 1,
-    page_size: int = 50,
-    kind: str | None = None,
-) -> tuple[list[RunDetail], int]:
-    """Runs of the tenant (of one kind, or all), newest first, and the total count.
-
-    ``end`` is inclusive.
-    """
-    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidInputError(f"page must be >= 1 and page_size in [1, {MAX_PAGE_SIZE}]")
-    if status is not None and status not in RUN_STATUSES:
-        raise InvalidInputError(f"status must be one of {', '.join(RUN_STATUSES)}")
-    first, last = _parse_day("start", start), _parse_day("end", end)
-    if last is not None and last >= date.max:
-        last = None  # "until the end of time" is no filter
-    if first and last and first > last:
-        raise InvalidInputError(f"start ({first}) is after end ({last})")
-    fail_stale_runs(sessions)
-    query = select(CalibrationRun).where(CalibrationRun.tenant_id == tenant_id)
-    if exam_code:
-        query = query.where(CalibrationRun.exam_code == exam_code)
-    if status:
-        query = query.where(CalibrationRun.status == status)
-    if kind:
-        query = query.where(CalibrationRun.kind == kind)
-    if first:
-        query = query.where(
-            CalibrationRun.created_at >= datetime.combine(first, datetime.min.time(), UTC)
-        )
-    if last:
-        query = query.where(
-            CalibrationRun.created_at
-            < datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC)
-        )
-    with sessions() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        runs = session.scalars(
-            query.order_by(CalibrationRun.created_at.desc(), CalibrationRun.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        ).all()
-        return [_detail(run) for run in runs], int(total)
-
-
 def _done_result(run: CalibrationRun) -> dict[str, Any]:
     if run.status != "done" or run.result is None:
         raise ConflictError(f"run {run.id} is {run.status}; it has no result yet")
     return run.result
-
-
-def diff_csv(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> str:
-    """The run's k changes as CSV: ``qid,ver,sh_p_before,sh_p_after,delta``."""
-    with sessions() as session:
-        run = _run(session, tenant_id, run_id)
-        if run.kind != "sh":
-            raise ConflictError(
-                f"run {run_id} is a {run.kind} run; diff.csv lists the k changes of sh runs"
-            )
-        result = _done_result(run)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(DIFF_CSV_HEADER)
-    for row in result["diff"]:
-        writer.writerow([row["qid"], row["ver"], row["before"], row["after"], row["delta"]])
-    return buffer.getvalue()
-
-
-def _is_applied(run: CalibrationRun) -> bool:
-    applied, rolled_back = _aware(run.applied_at), _aware(run.rolled_back_at)
-    return applied is not None and (rolled_back is None or rolled_back < applied)
-
-
-def _writer(run: CalibrationRun) -> Callable[[Session, str, dict[str, Any], str], int]:
-    write = _run_kind(run.kind).write
-    if write is None:
-        raise ConflictError(f"a {run.kind} run only reports; it has nothing to apply")
-    return write
-
-
-def _write_values(session: Session, tenant_id: str, rows: list[dict[str, Any]], key: str) -> int:
-    question_ids = sorted({int(row["qid"]) for row in rows})
-    owned = set(session.scalars(
-        select(Question.id).where(Question.id.in_(question_ids), Question.tenant_id == tenant_id)
-    ))  # fmt: skip
-    missing = [qid for qid in question_ids if qid not in owned]
-    if missing:
-        raise ConflictError(f"questions {missing[:10]} of the run no longer exist; nothing changed")
-    write_sh_p(session, [(int(row["qid"]), int(row["ver"]), float(row[key])) for row in rows])
-    return len(rows)
-
-
-def apply_run(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> int:
-    """Write a finished run's new k (e.g. a dry run's) in one transaction; returns the rows.
-
-    Raises:
-        ConflictError: the run is not done, or its values are already applied.
-    """
-    with sessions.begin() as session:
-        run = _run(session, tenant_id, run_id, lock=True)
-        result = _done_result(run)
-        if _is_applied(run):
-            raise ConflictError(f"run {run_id} is already applied")
-        count = _writer(run)(session, tenant_id, result, "after")
-        run.applied_at = _now()
-        return count
-
-
-def rollback_run(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> int:
-    """Restore the k values a run found (its ``before``), in one transaction.
-
-    Raises:
-        ConflictError: the run's values are not applied.
-    """
-    with sessions.begin() as session:
-        run = _run(session, tenant_id, run_id, lock=True)
-        result = _done_result(run)
-        if not _is_applied(run):
-            raise ConflictError(f"run {run_id} is not applied; nothing to roll back")
-        count = _writer(run)(session, tenant_id, result, "before")
-        run.rolled_back_at = _now()
-        return count
 
 
 def fail_stale_runs(
@@ -623,23 +384,6 @@ def fail_stale_runs(
         return [str(run.id) for run in stale]
 
 
-def start_run(
-    sessions: sessionmaker[Session],
-    queue: JobQueue,
-    tenant_id: str,
-    exam_code: str,
-    params: CalibrationParams,
-    *,
-    dry_run: bool = False,
-) -> tuple[str, str]:
-    """Record a run and queue its job; returns ``(job_id, run_id)``.
-
-    If the job cannot be queued the run is marked failed with the reason, and the error raised.
-    """
-    run_id = create_run(sessions, tenant_id, exam_code, params, dry_run=dry_run)
-    return enqueue_run(sessions, queue, tenant_id, run_id), run_id
-
-
 def enqueue_run(
     sessions: sessionmaker[Session], queue: JobQueue, tenant_id: str, run_id: str
 ) -> str:
@@ -654,34 +398,3 @@ def enqueue_run(
         raise
     set_job_id(sessions, tenant_id, run_id, job_id)
     return job_id
-
-
-def run_status(
-    sessions: sessionmaker[Session],
-    tenant_id: str,
-    *,
-    job_id: str | None = None,
-    run_id: str | None = None,
-) -> dict[str, Any]:
-    """Progress of a run, found by its job id or its run id.
-
-    Returns the state, iterations, last figures and, once done, the result.
-    """
-    if (job_id is None) == (run_id is None):
-        raise InvalidInputError("give exactly one of job_id and run_id")
-    if run_id is None:
-        with sessions() as session:
-            found = session.scalar(
-                select(CalibrationRun.id).where(CalibrationRun.tenant_id == tenant_id,
-                                                CalibrationRun.job_id == job_id)
-            )  # fmt: skip
-        if found is None:
-            raise NotFoundError(f"job {job_id!r} not found")
-        run_id = str(found)
-    run = get_run(sessions, tenant_id, run_id)
-    return {
-        "run_id": run.id, "job_id": run.job_id, "state": run.status,
-        "current_iter": run.current_iter, "total_iters": run.total_iters,
-        "avg_exp": run.avg_exp, "max_over": run.max_over, "error": run.error,
-        "result": run.result if run.status == "done" else None,
-    }  # fmt: skip

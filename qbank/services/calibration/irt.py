@@ -25,7 +25,8 @@ from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, MODELS, ItemParams, MmlSe
 from qbank.irt import calibrate_mml as fit_mml
 from qbank.irt.mml import CycleProgress, MmlResult
 from qbank.jobs.queue import JobQueue
-from qbank.services.runs import RunContext, RunKind, create_run_record, enqueue_run, get_run
+from qbank.services.calibration.run_views import get_run
+from qbank.services.calibration.runs import RunContext, RunKind, create_run_record, enqueue_run
 from qbank.store.models import (
     ItemCalibration,
     Question,

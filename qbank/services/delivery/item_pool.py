@@ -16,7 +16,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from qbank.cat.delivery import PreparedItems, prepare_items
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, ItemParams
-from qbank.services.pool_files import ItemPool
+from qbank.services.calibration.pool_files import ItemPool
 from qbank.store.models import (
     ItemCalibration,
     ItemExposureControl,

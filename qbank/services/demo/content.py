@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from qbank.errors import InvalidInputError
-from qbank.services.demo_knowledge import KNOWLEDGE
+from qbank.services.demo.knowledge import KNOWLEDGE
 
 __all__ = ["DEMO_EXAM_CODE", "DEMO_TOPICS", "DemoOption", "DemoQuestion", "demo_questions"]
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.errors import InvalidInputError
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C
-from qbank.services.exposure import RECENT_DAYS
+from qbank.services.exposure.sh_p import RECENT_DAYS
 from qbank.state import StateStore
 from qbank.store.models import (
     ItemCalibration,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qbank.services.sh_calibration import CalibrationReport
+from qbank.services.calibration.sh import CalibrationReport
 
 __all__ = ["format_calibration_report"]
 

@@ -1,0 +1,1 @@
+"""Writing the bank: questions, versions, publication to exams, retirement, import."""

@@ -1,0 +1,153 @@
+"""Reading runs: one run, the paged list, its progress by job or run id, the k diff as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from qbank.errors import ConflictError, InvalidInputError, NotFoundError
+from qbank.services.calibration.runs import (
+    RUN_STATUSES,
+    RunDetail,
+    _detail,
+    _done_result,
+    _run,
+    fail_stale_runs,
+)
+from qbank.store.models import CalibrationRun
+
+__all__ = [
+    "DIFF_CSV_HEADER",
+    "MAX_PAGE_SIZE",
+    "diff_csv",
+    "get_run",
+    "list_runs",
+    "run_status",
+]
+DIFF_CSV_HEADER = ("qid", "ver", "sh_p_before", "sh_p_after", "delta")
+MAX_PAGE_SIZE = 200
+
+
+def get_run(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> RunDetail:
+    """One run of the tenant."""
+    fail_stale_runs(sessions)
+    with sessions() as session:
+        return _detail(_run(session, tenant_id, run_id))
+
+
+def _parse_day(name: str, value: str | date | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        if not value:
+            return None
+        return (
+            date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value).date()
+        )
+    except ValueError:
+        raise InvalidInputError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}") from None
+
+
+def list_runs(
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    *,
+    exam_code: str | None = None,
+    start: str | date | None = None,
+    end: str | date | None = None,
+    status: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+    kind: str | None = None,
+) -> tuple[list[RunDetail], int]:
+    """Runs of the tenant (of one kind, or all), newest first, and the total count.
+
+    ``end`` is inclusive.
+    """
+    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidInputError(f"page must be >= 1 and page_size in [1, {MAX_PAGE_SIZE}]")
+    if status is not None and status not in RUN_STATUSES:
+        raise InvalidInputError(f"status must be one of {', '.join(RUN_STATUSES)}")
+    first, last = _parse_day("start", start), _parse_day("end", end)
+    if last is not None and last >= date.max:
+        last = None  # "until the end of time" is no filter
+    if first and last and first > last:
+        raise InvalidInputError(f"start ({first}) is after end ({last})")
+    fail_stale_runs(sessions)
+    query = select(CalibrationRun).where(CalibrationRun.tenant_id == tenant_id)
+    if exam_code:
+        query = query.where(CalibrationRun.exam_code == exam_code)
+    if status:
+        query = query.where(CalibrationRun.status == status)
+    if kind:
+        query = query.where(CalibrationRun.kind == kind)
+    if first:
+        query = query.where(
+            CalibrationRun.created_at >= datetime.combine(first, datetime.min.time(), UTC)
+        )
+    if last:
+        query = query.where(
+            CalibrationRun.created_at
+            < datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC)
+        )
+    with sessions() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        runs = session.scalars(
+            query.order_by(CalibrationRun.created_at.desc(), CalibrationRun.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+        return [_detail(run) for run in runs], int(total)
+
+
+def diff_csv(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> str:
+    """The run's k changes as CSV: ``qid,ver,sh_p_before,sh_p_after,delta``."""
+    with sessions() as session:
+        run = _run(session, tenant_id, run_id)
+        if run.kind != "sh":
+            raise ConflictError(
+                f"run {run_id} is a {run.kind} run; diff.csv lists the k changes of sh runs"
+            )
+        result = _done_result(run)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(DIFF_CSV_HEADER)
+    for row in result["diff"]:
+        writer.writerow([row["qid"], row["ver"], row["before"], row["after"], row["delta"]])
+    return buffer.getvalue()
+
+
+def run_status(
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    *,
+    job_id: str | None = None,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """Progress of a run, found by its job id or its run id.
+
+    Returns the state, iterations, last figures and, once done, the result.
+    """
+    if (job_id is None) == (run_id is None):
+        raise InvalidInputError("give exactly one of job_id and run_id")
+    if run_id is None:
+        with sessions() as session:
+            found = session.scalar(
+                select(CalibrationRun.id).where(CalibrationRun.tenant_id == tenant_id,
+                                                CalibrationRun.job_id == job_id)
+            )  # fmt: skip
+        if found is None:
+            raise NotFoundError(f"job {job_id!r} not found")
+        run_id = str(found)
+    run = get_run(sessions, tenant_id, run_id)
+    return {
+        "run_id": run.id, "job_id": run.job_id, "state": run.status,
+        "current_iter": run.current_iter, "total_iters": run.total_iters,
+        "avg_exp": run.avg_exp, "max_over": run.max_over, "error": run.error,
+        "result": run.result if run.status == "done" else None,
+    }  # fmt: skip

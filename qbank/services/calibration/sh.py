@@ -1,0 +1,203 @@
+"""Sympson–Hetter calibration of a pool, and the sh run kind that runs it on an exam."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from qbank.cat import CalibrationParams, CalibrationResult, IterationProgress, calibrate_sh
+from qbank.cat.sh_calibration import compile_simulation
+from qbank.errors import ConflictError, InvalidInputError, NotFoundError
+from qbank.jobs.queue import JobQueue
+from qbank.services.calibration.pool_files import ItemPool
+from qbank.services.calibration.runs import RunContext, RunKind, create_run_record, enqueue_run
+from qbank.services.delivery.item_pool import load_exam_pool
+from qbank.services.exposure.sh_p import write_sh_p
+from qbank.store.models import Question
+
+__all__ = [
+    "SH_RUN",
+    "CalibrationReport",
+    "calibrate_pool",
+    "create_run",
+    "params_from_json",
+    "start_run",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationReport:
+    """A calibration's result with its pool and timing, ready to print or store."""
+
+    pool: ItemPool
+    params: CalibrationParams
+    result: CalibrationResult
+    compile_s: float
+    run_s: float
+
+    @property
+    def simulee_steps_per_s(self) -> float:
+        """Simulated item administrations per second (iterations plus the final evaluation)."""
+        steps = (self.params.iters + 1) * self.params.n * self.params.test_len
+        return steps / self.run_s if self.run_s > 0 else float("inf")
+
+    def k_rows(self) -> list[dict[str, Any]]:
+        """One row per item: qid, ver, before, after."""
+        return [
+            {"qid": qid, "ver": ver, "before": float(before), "after": float(after)}
+            for qid, ver, before, after in zip(
+                self.pool.qids,
+                self.pool.versions,
+                self.result.k_before,
+                self.result.k_after,
+                strict=True,
+            )
+        ]
+
+    def as_json(self) -> dict[str, Any]:
+        """The CLI's ``--json`` object: history, metrics, timing and k."""
+        return {
+            "history": self.result.history,
+            "metrics": self.result.metrics,
+            "timing": {
+                "compile_s": self.compile_s,
+                "run_s": self.run_s,
+                "simulee_steps_per_s": self.simulee_steps_per_s,
+            },
+            "k": self.k_rows(),
+        }
+
+
+def calibrate_pool(
+    pool: ItemPool,
+    params: CalibrationParams,
+    on_iteration: Callable[[IterationProgress], Any] | None = None,
+) -> CalibrationReport:
+    """Calibrate k for ``pool``; compile time is measured apart from the run.
+
+    Raises:
+        InvalidInputError: the parameters do not fit the pool (test longer than the pool,
+            topics not in the pool).
+    """
+    params.item_tau(pool.topics)  # unknown topics fail before the compile
+    started = time.perf_counter()
+    simulation = compile_simulation(params, pool.n_items)
+    compiled = time.perf_counter()
+    result = calibrate_sh(
+        params, pool.items, pool.k, pool.topics, on_iteration=on_iteration, simulation=simulation
+    )
+    finished = time.perf_counter()
+    return CalibrationReport(pool, params, result, compiled - started, finished - compiled)
+
+
+def params_from_json(values: dict[str, Any]) -> CalibrationParams:
+    """Rebuild validated parameters from a run's stored ``params``."""
+    names = {field.name for field in dataclasses.fields(CalibrationParams)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise InvalidInputError(f"unknown calibration parameter(s): {', '.join(unknown)}")
+    try:
+        return CalibrationParams(**values)
+    except TypeError as error:
+        raise InvalidInputError(f"bad calibration parameters: {error}") from None
+
+
+def create_run(
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    exam_code: str,
+    params: CalibrationParams,
+    *,
+    dry_run: bool = False,
+) -> str:
+    """Record a queued S–H calibration run of an exam; returns its id.
+
+    Raises:
+        NotFoundError: the exam has no live items.
+        InvalidInputError: the parameters do not fit the exam's pool.
+    """
+    pool = load_exam_pool(sessions, tenant_id, exam_code)
+    if pool.n_items == 0:
+        raise NotFoundError(f"exam {exam_code!r} has no live published items")
+    if params.test_len > pool.n_items:
+        raise InvalidInputError(
+            f"test_len ({params.test_len}) exceeds the exam's pool size ({pool.n_items})"
+        )
+    params.item_tau(pool.topics)
+    return create_run_record(
+        sessions, tenant_id, "sh", exam_code, dataclasses.asdict(params),
+        total_iters=params.iters, dry_run=dry_run,
+    )  # fmt: skip
+
+
+def _result(report: Any) -> dict[str, Any]:
+    result = report.result
+    pool = report.pool
+    diff = [
+        {"qid": int(qid), "ver": ver, "before": round(float(before), 6),
+         "after": round(float(after), 6), "delta": round(float(after) - float(before), 6)}
+        for qid, ver, before, after in zip(pool.qids, pool.versions, result.k_before,
+                                           result.k_after, strict=True)
+    ]  # fmt: skip
+    return {
+        "updated": sum(1 for row in diff if row["delta"] != 0),
+        "history": result.history,
+        "metrics": result.metrics,
+        "diff": diff,
+        "exposure_rates_before": [round(float(x), 6) for x in result.initial_exposure_rates],
+        "exposure_rates_after": [round(float(x), 6) for x in result.final_exposure_rates],
+        "timing": {"compile_s": report.compile_s, "run_s": report.run_s,
+                   "simulee_steps_per_s": report.simulee_steps_per_s},
+    }  # fmt: skip
+
+
+def _execute_sh(sessions: sessionmaker[Session], context: RunContext) -> dict[str, Any]:
+    params = params_from_json(context.params)
+
+    def progress(step: IterationProgress) -> None:
+        context.report(step.current_iter, step.total_iters, step.row)
+
+    pool = load_exam_pool(sessions, context.tenant_id, context.exam_code)
+    return _result(calibrate_pool(pool, params, on_iteration=progress))
+
+
+def _write_sh(session: Session, tenant_id: str, result: dict[str, Any], side: str) -> int:
+    return _write_values(session, tenant_id, result["diff"], side)
+
+
+SH_RUN = RunKind("sh", _execute_sh, _write_sh)
+
+
+def _write_values(session: Session, tenant_id: str, rows: list[dict[str, Any]], key: str) -> int:
+    question_ids = sorted({int(row["qid"]) for row in rows})
+    owned = set(session.scalars(
+        select(Question.id).where(Question.id.in_(question_ids), Question.tenant_id == tenant_id)
+    ))  # fmt: skip
+    missing = [qid for qid in question_ids if qid not in owned]
+    if missing:
+        raise ConflictError(f"questions {missing[:10]} of the run no longer exist; nothing changed")
+    write_sh_p(session, [(int(row["qid"]), int(row["ver"]), float(row[key])) for row in rows])
+    return len(rows)
+
+
+def start_run(
+    sessions: sessionmaker[Session],
+    queue: JobQueue,
+    tenant_id: str,
+    exam_code: str,
+    params: CalibrationParams,
+    *,
+    dry_run: bool = False,
+) -> tuple[str, str]:
+    """Record a run and queue its job; returns ``(job_id, run_id)``.
+
+    If the job cannot be queued the run is marked failed with the reason, and the error raised.
+    """
+    run_id = create_run(sessions, tenant_id, exam_code, params, dry_run=dry_run)
+    return enqueue_run(sessions, queue, tenant_id, run_id), run_id

@@ -1,0 +1,1 @@
+"""The demo exam: generated clinical content and seeding."""

@@ -1,0 +1,1 @@
+"""Exposure control as admins tune it: the items' sh_p and the exposure table."""
