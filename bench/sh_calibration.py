@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from qbank.cat import CalibrationParams, calibrate_sh, compile_simulation, synthetic_pool
-from qbank.cat.sh_calibration import run_simulation
+from qbank.cat.calibration.sh import run_simulation
 from tests.cat.reference import simulate_reference
 
 

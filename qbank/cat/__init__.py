@@ -1,5 +1,20 @@
 """Computerized adaptive testing: selection, simulation, S–H calibration (pure jax/numpy)."""
 
+from qbank.cat.calibration.params import (
+    ABILITY_MODES,
+    CalibrationParams,
+    ThetaDist,
+    parse_theta_dist,
+)
+from qbank.cat.calibration.sh import (
+    CalibrationResult,
+    IterationProgress,
+    calibrate_sh,
+    compile_simulation,
+    run_simulation,
+    update_k,
+)
+from qbank.cat.exposure.sympson_hetter import select_sympson_hetter, select_sympson_hetter_batch
 from qbank.cat.metrics import (
     ExposureMetrics,
     PositionPrecision,
@@ -12,24 +27,8 @@ from qbank.cat.metrics import (
     precision_by_stratum,
     theta_strata,
 )
-from qbank.cat.params import ABILITY_MODES, CalibrationParams, ThetaDist, parse_theta_dist
-from qbank.cat.select import (
-    SELECTORS,
-    choose_next_item,
-    choose_next_items,
-    select_sympson_hetter,
-    select_sympson_hetter_batch,
-    select_vanilla,
-    select_vanilla_batch,
-)
-from qbank.cat.sh_calibration import (
-    CalibrationResult,
-    IterationProgress,
-    calibrate_sh,
-    compile_simulation,
-    run_simulation,
-    update_k,
-)
+from qbank.cat.select.choose import SELECTORS, choose_next_item, choose_next_items
+from qbank.cat.select.max_information import select_vanilla, select_vanilla_batch
 from qbank.cat.simulate import SimResult, simulate
 from qbank.cat.synthetic import synthetic_pool
 

@@ -12,8 +12,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from qbank.cat.rng import acceptance_threshold, hashed_bits24, word_to_uniform
-from qbank.cat.select import _first_argmax, lottery_score
+from qbank.cat.exposure.lottery_rng import acceptance_threshold, hashed_bits24, word_to_uniform
+from qbank.cat.exposure.sympson_hetter import lottery_score
+from qbank.cat.select.max_information import _first_argmax
 from qbank.irt.eap import eap_estimate
 from qbank.irt.model import ItemParams, information, log_likelihood, probability
 

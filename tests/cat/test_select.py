@@ -80,7 +80,7 @@ def test_batched_selection_matches_single():
 
 @pytest.mark.parametrize("n_items", [7, 1000])
 def test_sh_lottery_uniforms_are_uniform(n_items):
-    from qbank.cat.rng import hashed_uniforms
+    from qbank.cat.exposure.lottery_rng import hashed_uniforms
 
     words = jax.random.bits(jax.random.key(5), (4000,), jnp.uint32)
     uniforms = np.asarray(hashed_uniforms(words, n_items))

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.cat import CalibrationParams, CalibrationResult, IterationProgress, calibrate_sh
-from qbank.cat.sh_calibration import compile_simulation
+from qbank.cat.calibration.sh import compile_simulation
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
 from qbank.jobs.queue import JobQueue
 from qbank.services.calibration.pool_files import ItemPool

@@ -22,8 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from qbank.cat.calibration.params import CalibrationParams, ThetaDist
 from qbank.cat.metrics import ExposureMetrics, exposure_metrics
-from qbank.cat.params import CalibrationParams, ThetaDist
 from qbank.cat.simulate import simulate
 from qbank.errors import InvalidInputError
 from qbank.irt.eap import make_grid, prior_log_density

@@ -1,0 +1,29 @@
+"""Calibrating exposure parameters by simulation: S–H's k, its settings and its loop."""
+
+from qbank.cat.calibration.params import (
+    ABILITY_MODES,
+    CalibrationParams,
+    ThetaDist,
+    parse_theta_dist,
+)
+from qbank.cat.calibration.sh import (
+    CalibrationResult,
+    IterationProgress,
+    calibrate_sh,
+    compile_simulation,
+    run_simulation,
+    update_k,
+)
+
+__all__ = [
+    "ABILITY_MODES",
+    "CalibrationParams",
+    "CalibrationResult",
+    "IterationProgress",
+    "ThetaDist",
+    "calibrate_sh",
+    "compile_simulation",
+    "parse_theta_dist",
+    "run_simulation",
+    "update_k",
+]

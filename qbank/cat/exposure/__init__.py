@@ -1,0 +1,1 @@
+"""Exposure control inside selection: the Sympson–Hetter lottery and its random numbers."""

@@ -1,0 +1,1 @@
+"""Next-item selection rules: one small module per rule; ``qbank.cat`` re-exports them."""
