@@ -14,10 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
 
+from qbank.cat.argmax import first_argmax
 from qbank.cat.exposure.lottery_rng import hashed_uniforms
 from qbank.cat.exposure.sympson_hetter import lottery_score
 from qbank.cat.select.choose import SELECTORS
-from qbank.cat.select.max_information import _first_argmax
 from qbank.errors import InvalidInputError
 from qbank.irt.eap import eap_estimate, make_grid, prior_log_density
 from qbank.irt.model import information, log_likelihood
@@ -63,7 +63,7 @@ def _choose(
 ) -> jax.Array:
     info = information(theta, a, b, c)
     accepted = (hashed_uniforms(seed_word, a.shape[0]) < k) | ~use_sh
-    return _first_argmax(lottery_score(info, available, accepted))
+    return first_argmax(lottery_score(info, available, accepted))
 
 
 class PreparedItems(NamedTuple):

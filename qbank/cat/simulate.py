@@ -12,9 +12,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from qbank.cat.argmax import first_argmax
 from qbank.cat.exposure.lottery_rng import acceptance_threshold, hashed_bits24, word_to_uniform
 from qbank.cat.exposure.sympson_hetter import lottery_score
-from qbank.cat.select.max_information import _first_argmax
 from qbank.irt.eap import eap_estimate
 from qbank.irt.model import ItemParams, information, log_likelihood, probability
 
@@ -76,7 +76,7 @@ def _simulate_one(
         theta_select = true_theta if select_at_true else carry.theta_hat
         info = information(theta_select, items.a, items.b, items.c)
         accepted = hashed_bits24(step_words[0], n_items) < k_threshold
-        chosen = _first_argmax(lottery_score(info, ~carry.given, accepted))
+        chosen = first_argmax(lottery_score(info, ~carry.given, accepted))
         a, b, c = items.a[chosen], items.b[chosen], items.c[chosen]
         correct = word_to_uniform(step_words[1]) < probability(true_theta, a, b, c)
         log_posterior = carry.log_posterior + loglik_table[correct.astype(jnp.int32), chosen]

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import threading
 import traceback
@@ -29,7 +30,12 @@ __all__ = [
     "report_progress",
 ]
 
-CALIBRATION_TASK = "qbank.jobs.tasks.run_calibration"
+CALIBRATION_TASK = "qbank.tasks.run_calibration"
+# Jobs queued by earlier releases name their task by an old path: they run the task it became.
+LEGACY_TASK_PATHS = {
+    "qbank.jobs.tasks.run_calibration": CALIBRATION_TASK,
+    "qbank.jobs.tasks.run_sh_calibration": CALIBRATION_TASK,
+}
 DEFAULT_QUEUE = "qbank"
 JOB_TIMEOUT_S = 6 * 3600
 
@@ -57,7 +63,7 @@ class JobQueue(Protocol):
 
 
 def _resolve(task_path: str) -> Callable[..., Any]:
-    module_name, _, name = task_path.rpartition(".")
+    module_name, _, name = LEGACY_TASK_PATHS.get(task_path, task_path).rpartition(".")
     task: Callable[..., Any] = getattr(importlib.import_module(module_name), name)
     return task
 
@@ -105,6 +111,26 @@ class InProcessJobQueue:
         self._executor.shutdown(wait=True)
 
 
+@functools.cache
+def _task_job_class() -> type[Any]:
+    """RQ's ``Job``, resolving a legacy task path (``LEGACY_TASK_PATHS``) to its new one.
+
+    Built on first use, so that importing this module does not import rq.
+    """
+    from rq.job import Job
+    from rq.utils import import_attribute
+
+    class TaskJob(Job):
+        @property
+        def func(self) -> Any:
+            name = self.func_name
+            if name in LEGACY_TASK_PATHS and not self.instance:
+                return import_attribute(LEGACY_TASK_PATHS[name])
+            return super().func
+
+    return TaskJob
+
+
 class RqJobQueue:
     """Jobs on an RQ queue in Redis, run by ``qbank worker``."""
 
@@ -117,7 +143,8 @@ class RqJobQueue:
             self._connection = redis.Redis.from_url(redis_url)
         except ValueError as error:
             raise ConfigError(f"QBANK_REDIS_URL is not a Redis URL: {error}") from None
-        self._queue = Queue(queue_name, connection=self._connection, serializer=JSONSerializer)
+        self._queue = Queue(queue_name, connection=self._connection, serializer=JSONSerializer,
+                            job_class=_task_job_class())  # fmt: skip
         self.redis_url, self.queue_name = redis_url, queue_name
 
     def enqueue(self, task_path: str, *args: str) -> str:
@@ -134,11 +161,12 @@ class RqJobQueue:
     def status(self, job_id: str) -> JobStatus:
         """RQ's view of the job, with the progress the task wrote to ``job.meta``."""
         from rq.exceptions import NoSuchJobError
-        from rq.job import Job
         from rq.serializers import JSONSerializer
 
         try:
-            job = Job.fetch(job_id, connection=self._connection, serializer=JSONSerializer)
+            job = _task_job_class().fetch(
+                job_id, connection=self._connection, serializer=JSONSerializer
+            )
         except NoSuchJobError:
             raise NotFoundError(f"job {job_id!r} not found") from None
         state = str(job.get_status(refresh=True))
@@ -156,8 +184,8 @@ class RqJobQueue:
         from rq import SimpleWorker
         from rq.serializers import JSONSerializer
 
-        return SimpleWorker([self._queue], connection=self._connection,
-                            serializer=JSONSerializer, name=name)  # fmt: skip
+        return SimpleWorker([self._queue], connection=self._connection, serializer=JSONSerializer,
+                            name=name, job_class=_task_job_class())  # fmt: skip
 
 
 def report_progress(meta: dict[str, Any]) -> None:

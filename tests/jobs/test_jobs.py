@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from qbank.cat import CalibrationParams
 from qbank.jobs import CALIBRATION_TASK, InProcessJobQueue, RqJobQueue
+from qbank.jobs.queue import LEGACY_TASK_PATHS
 from qbank.services.calibration.run_views import get_run
 from qbank.services.calibration.runs import set_job_id
 from qbank.services.calibration.sh import create_run
@@ -33,6 +34,21 @@ def test_in_process_queue_runs_the_same_task(session_factory, database_url, monk
     run = get_run(session_factory, TENANT, run_id)
     assert run.status == "done"
     assert run.applied_at is not None
+    queue.shutdown()
+
+
+@pytest.mark.parametrize("legacy_path", sorted(LEGACY_TASK_PATHS))
+def test_in_process_queue_runs_jobs_queued_under_a_legacy_path(
+    session_factory, database_url, monkeypatch, legacy_path
+):
+    monkeypatch.setenv("QBANK_DATABASE_URL", database_url)
+    build_exam(session_factory, n_items=20)
+    run_id = create_run(session_factory, TENANT, EXAM, PARAMS)
+    queue = InProcessJobQueue()
+    job_id = queue.enqueue(legacy_path, run_id)
+    queue.wait(job_id, timeout_s=300)
+    assert queue.status(job_id).state == "finished"
+    assert get_run(session_factory, TENANT, run_id).status == "done"
     queue.shutdown()
 
 
@@ -63,6 +79,8 @@ def test_real_worker_runs_a_calibration_and_fails_orphaned_runs():
         queue = RqJobQueue(redis_url, queue_name)
         job_id = queue.enqueue(CALIBRATION_TASK, run_id)
         set_job_id(sessions, TENANT, run_id, job_id)
+        legacy_run = create_run(sessions, TENANT, EXAM, PARAMS, dry_run=True)  # an older release
+        legacy_job = queue.enqueue("qbank.jobs.tasks.run_sh_calibration", legacy_run)
         env = {**os.environ, "QBANK_DATABASE_URL": database_url, "QBANK_REDIS_URL": redis_url,
                "QBANK_TENANT_ID": TENANT}  # fmt: skip
         try:
@@ -84,6 +102,8 @@ def test_real_worker_runs_a_calibration_and_fails_orphaned_runs():
             assert stored == {(r["qid"], r["ver"]): pytest.approx(r["after"])
                               for r in run.result["diff"]}  # fmt: skip
             assert get_run(sessions, TENANT, orphan).status == "failed"
+            assert get_run(sessions, TENANT, legacy_run).status == "done"
+            assert queue.status(legacy_job).state == "finished"
         finally:
             queue._queue.delete(delete_jobs=True)
             engine.dispose()

@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from qbank.cat.argmax import first_argmax
 from qbank.cat.exposure.lottery_rng import hashed_uniforms
-from qbank.cat.select.max_information import _first_argmax
 
 __all__ = [
     "lottery_score",
@@ -46,7 +46,7 @@ def select_sympson_hetter(
     info, available, k = jnp.asarray(info), jnp.asarray(available), jnp.asarray(k)
     seed_word = jax.random.bits(key, (), jnp.uint32)
     accepted = hashed_uniforms(seed_word, info.shape[-1]) < k
-    return _first_argmax(lottery_score(info, available, accepted))
+    return first_argmax(lottery_score(info, available, accepted))
 
 
 def select_sympson_hetter_batch(

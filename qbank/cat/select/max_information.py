@@ -1,9 +1,4 @@
-"""Maximum Fisher information (DESIGN.md's ``vanilla``): the most informative available item.
-
-Every rule reduces to one maximum over a transformed score, which XLA vectorises on a CPU; the
-index of the maximum is then found with a ``min`` over positions (ties go to the lowest index, as
-``argmax`` would), because XLA's variadic argmax reduction is not vectorised on a CPU.
-"""
+"""Maximum Fisher information (DESIGN.md's ``vanilla``): the most informative available item."""
 
 from __future__ import annotations
 
@@ -11,18 +6,12 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from qbank.cat.argmax import first_argmax
+
 __all__ = [
     "select_vanilla",
     "select_vanilla_batch",
 ]
-
-
-def _first_argmax(score: jax.Array) -> jax.Array:
-    """Index of the maximum over the last axis, lowest index on ties."""
-    n_items = score.shape[-1]
-    best = jnp.max(score, axis=-1, keepdims=True)
-    positions = jnp.arange(n_items, dtype=jnp.int32)
-    return jnp.min(jnp.where(score == best, positions, n_items), axis=-1)
 
 
 def select_vanilla(info: ArrayLike, available: ArrayLike) -> jax.Array:
@@ -33,7 +22,7 @@ def select_vanilla(info: ArrayLike, available: ArrayLike) -> jax.Array:
         available: boolean mask of the same shape; at least one item must be available.
     """
     info, available = jnp.asarray(info), jnp.asarray(available)
-    return _first_argmax(jnp.where(available, info, -1.0))
+    return first_argmax(jnp.where(available, info, -1.0))
 
 
 def select_vanilla_batch(info: ArrayLike, available: ArrayLike) -> jax.Array:

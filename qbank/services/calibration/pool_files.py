@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import jax
@@ -15,10 +14,10 @@ import numpy as np
 from qbank.cat import synthetic_pool
 from qbank.errors import InvalidInputError
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, MAX_A, MAX_ABS_B, ItemParams
+from qbank.services.delivery.item_pool import ItemPool
 
 __all__ = [
     "POOL_COLUMNS",
-    "ItemPool",
     "demo_pool",
     "generate_pool",
     "read_pool_csv",
@@ -43,22 +42,6 @@ DEMO_TOPICS = (
     "Emergency Medicine",
 )
 DEMO_POOL_SIZE, DEMO_POOL_SEED = 600, 2026
-
-
-@dataclass(frozen=True, slots=True)
-class ItemPool:
-    """Items with identities, topics, 3PL parameters and S–H k, as arrays for the core."""
-
-    qids: list[str]
-    versions: list[int]
-    topics: list[str]
-    items: ItemParams  # float32 arrays, each (n_items,)
-    k: np.ndarray  # (n_items,) float32 in [0, 1]
-
-    @property
-    def n_items(self) -> int:
-        """Pool size."""
-        return len(self.qids)
 
 
 def _number(row: dict[str, str], column: str, line: int, default: float) -> float:

@@ -1,7 +1,7 @@
 """Calibration runs: queued → running (progress, history) → done | failed | cancelled.
 
 A run row is the source of truth for its progress and result. ``execute_run`` is the job body
-(the RQ worker and the in-process runner both call it through ``qbank.jobs.tasks``); it claims
+(the RQ worker and the in-process runner both call it through ``qbank.tasks``); it claims
 the run atomically, so a retried job never runs or applies twice, and it applies new values in
 the same transaction that marks the run done: all or nothing.
 

@@ -15,9 +15,8 @@ from qbank.cat import CalibrationParams, CalibrationResult, IterationProgress, c
 from qbank.cat.calibration.sh import compile_simulation
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
 from qbank.jobs.queue import JobQueue
-from qbank.services.calibration.pool_files import ItemPool
 from qbank.services.calibration.runs import RunContext, RunKind, create_run_record, enqueue_run
-from qbank.services.delivery.item_pool import load_exam_pool
+from qbank.services.delivery.item_pool import ItemPool, load_exam_pool
 from qbank.services.exposure.sh_p import write_sh_p
 from qbank.store.models import Question
 

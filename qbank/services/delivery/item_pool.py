@@ -16,7 +16,6 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from qbank.cat.delivery import PreparedItems, prepare_items
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, ItemParams
-from qbank.services.calibration.pool_files import ItemPool
 from qbank.store.models import (
     ItemCalibration,
     ItemExposureControl,
@@ -29,10 +28,27 @@ from qbank.store.models import (
 __all__ = [
     "POOL_STAMP_TTL_S",
     "DeliveryPool",
+    "ItemPool",
     "cached_delivery_pool",
     "forget_pool_stamps",
     "load_exam_pool",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPool:
+    """Items with identities, topics, 3PL parameters and S–H k, as arrays for the core."""
+
+    qids: list[str]
+    versions: list[int]
+    topics: list[str]
+    items: ItemParams  # float32 arrays, each (n_items,)
+    k: np.ndarray  # (n_items,) float32 in [0, 1]
+
+    @property
+    def n_items(self) -> int:
+        """Pool size."""
+        return len(self.qids)
 
 
 def load_exam_pool(

@@ -1,4 +1,8 @@
-"""Job entry points (adapters, like controllers): build settings, open a session, call a service."""
+"""Job entry points: adapters, like controllers. Build settings, open a session, call a service.
+
+The RQ worker (``qbank worker``) and the in-process runner both call these by dotted path
+(``qbank.jobs.queue.CALIBRATION_TASK``), so both runtimes run the same code.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from qbank.services.calibration.runs import RunProgress, execute_run
 from qbank.settings import Settings
 from qbank.store.db import make_engine, make_session_factory
 
-__all__ = ["run_calibration", "run_sh_calibration"]
+__all__ = ["run_calibration"]
 
 
 def run_calibration(run_id: str) -> str:
@@ -28,7 +32,3 @@ def run_calibration(run_id: str) -> str:
         return execute_run(make_session_factory(engine), run_id, on_progress=progress)
     finally:
         engine.dispose()
-
-
-# Jobs queued before run kinds existed name this path; keep it working.
-run_sh_calibration = run_calibration
