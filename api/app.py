@@ -8,7 +8,12 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 
-from api.errors import domain_error_response, http_error_response, undecodable_body_response
+from api.errors import (
+    domain_error_response,
+    http_error_response,
+    undecodable_body_response,
+    unexpected_error_response,
+)
 from api.routes import admin, authoring, public, quizzes
 from api.runtime import Runtime, build_runtime
 from qbank import __version__
@@ -45,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HTTPException: http_error_response,
             UnicodeDecodeError: undecodable_body_response,
             RecursionError: undecodable_body_response,
+            Exception: unexpected_error_response,
         },
         state=State({"runtime": runtime}),
         on_shutdown=[close],

@@ -12,6 +12,8 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "QBankError",
+    "RateLimitedError",
+    "RequestMismatchError",
 ]
 
 
@@ -37,3 +39,15 @@ class PermissionDeniedError(QBankError):
 
 class ConfigError(QBankError):
     """Configuration (``QBANK_*`` variables) is missing or invalid."""
+
+
+class RequestMismatchError(QBankError):
+    """A request reuses an Idempotency-Key that an earlier, different request carried."""
+
+
+class RateLimitedError(QBankError):
+    """A per-user limit is reached; ``retry_after_s`` says when the caller may try again."""
+
+    def __init__(self, message: str, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

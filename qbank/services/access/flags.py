@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from qbank.cat import SELECTORS
 from qbank.errors import InvalidInputError
 from qbank.store.models import CohortAssignment, FeatureFlag
+from qbank.store.upsert import upsert
 
 __all__ = ["SELECTOR_KEY", "assign_cohort", "selector_for_user", "set_feature_flag"]
 
@@ -36,12 +37,9 @@ def set_feature_flag(
     if len(encoded) > 10_000 or "\\u0000" in encoded:
         raise InvalidInputError("value must be at most 10 000 characters of JSON, without NUL")
     with sessions.begin() as session:
-        flag = session.get(FeatureFlag, (tenant_id, key))
-        if flag is None:
-            session.add(FeatureFlag(tenant_id=tenant_id, key=key, enabled=enabled,
-                                    value_json=value))  # fmt: skip
-        else:
-            flag.enabled, flag.value_json = enabled, value
+        upsert(session, FeatureFlag,
+               {"tenant_id": tenant_id, "key": key, "enabled": enabled, "value_json": value},
+               ("tenant_id", "key"), ("enabled", "value_json"))  # fmt: skip
 
 
 def assign_cohort(
@@ -54,12 +52,10 @@ def assign_cohort(
     if cohort_key == SELECTOR_KEY and value not in SELECTORS:
         raise InvalidInputError(f"{SELECTOR_KEY} must be one of {', '.join(SELECTORS)}")
     with sessions.begin() as session:
-        row = session.get(CohortAssignment, (tenant_id, user_id, cohort_key))
-        if row is None:
-            session.add(CohortAssignment(tenant_id=tenant_id, user_id=user_id,
-                                         cohort_key=cohort_key, cohort_value=value))  # fmt: skip
-        else:
-            row.cohort_value = value
+        upsert(session, CohortAssignment,
+               {"tenant_id": tenant_id, "user_id": user_id, "cohort_key": cohort_key,
+                "cohort_value": value},
+               ("tenant_id", "user_id", "cohort_key"), ("cohort_value",))  # fmt: skip
 
 
 def selector_for_user(sessions: sessionmaker[Session], tenant_id: str, user_id: str) -> str:

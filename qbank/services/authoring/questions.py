@@ -18,6 +18,7 @@ from qbank.store.models import (
     QuestionVersion,
     Topic,
 )
+from qbank.store.upsert import upsert
 
 __all__ = [
     "DEFAULT_EXAM_CODE",
@@ -133,14 +134,18 @@ class QuestionCreated:
 def get_or_create_topic(
     session: Session, tenant_id: str, name: str, blueprint_code: str | None = None
 ) -> Topic:
-    """The tenant's topic called ``name``, created if missing (inside the caller's transaction)."""
-    topic = session.scalars(
-        select(Topic).where(Topic.tenant_id == tenant_id, Topic.name == name.strip())
-    ).one_or_none()
+    """The tenant's topic called ``name``, created if missing (inside the caller's transaction).
+
+    Concurrent creators of one new topic all get it: the insert skips on a clash (it waits for
+    the clashing transaction), and the read after it sees whichever insert won.
+    """
+    query = select(Topic).where(Topic.tenant_id == tenant_id, Topic.name == name.strip())
+    topic = session.scalars(query).one_or_none()
     if topic is None:
-        topic = Topic(tenant_id=tenant_id, name=name.strip(), blueprint_code=blueprint_code)
-        session.add(topic)
-        session.flush()
+        upsert(session, Topic,
+               {"tenant_id": tenant_id, "name": name.strip(), "blueprint_code": blueprint_code},
+               ("tenant_id", "name"))  # fmt: skip
+        topic = session.scalars(query).one()
     return topic
 
 
@@ -244,14 +249,23 @@ def create_question(
         raise ConflictError("the question clashes with an existing one") from None
 
 
-def _question(session: Session, tenant_id: str, question_id: int) -> Question:
-    question = session.scalars(
-        select(Question).where(
-            Question.id == question_id,
-            Question.tenant_id == tenant_id,
-            Question.is_deleted.is_(False),
-        )
-    ).one_or_none()
+def _question(
+    session: Session, tenant_id: str, question_id: int, *, lock: bool = False
+) -> Question:
+    """The live question; ``lock`` holds its row until commit (``SELECT … FOR UPDATE``).
+
+    Every write to a question's versions or publications takes that lock first, so they run
+    one at a time per question: version numbers never clash and a publish cannot interleave
+    with a retire or a delete (SQLite gets the same order from ``BEGIN IMMEDIATE``).
+    """
+    query = select(Question).where(
+        Question.id == question_id,
+        Question.tenant_id == tenant_id,
+        Question.is_deleted.is_(False),
+    )
+    if lock:
+        query = query.with_for_update()
+    question = session.scalars(query).one_or_none()
     if question is None:
         raise NotFoundError(f"question {question_id} not found")
     return question

@@ -35,7 +35,7 @@ def add_version(
 ) -> QuestionCreated:
     """Add the next version of a question (a draft unless ``data.publish``)."""
     with sessions.begin() as session:
-        question = _question(session, tenant_id, question_id)
+        question = _question(session, tenant_id, question_id, lock=True)
         latest = session.scalar(
             select(func.max(QuestionVersion.version)).where(
                 QuestionVersion.question_id == question_id
@@ -65,7 +65,7 @@ def publish_version(
     if not exam_code.strip():
         raise InvalidInputError("exam_code must not be empty")
     with sessions.begin() as session:
-        _question(session, tenant_id, question_id)
+        _question(session, tenant_id, question_id, lock=True)
         row = _version(session, question_id, version)
         if row.state == "retired":
             raise ConflictError(f"version {version} of question {question_id} is retired")
@@ -85,7 +85,7 @@ def retire_version(
 ) -> None:
     """Retire a version: it is no longer live in any exam."""
     with sessions.begin() as session:
-        _question(session, tenant_id, question_id)
+        _question(session, tenant_id, question_id, lock=True)
         _version(session, question_id, version).state = "retired"
         _unpublish(session, question_id, version)
 
@@ -93,5 +93,5 @@ def retire_version(
 def soft_delete_question(sessions: sessionmaker[Session], tenant_id: str, question_id: int) -> None:
     """Hide a question everywhere (rows stay for past responses and reports)."""
     with sessions.begin() as session:
-        _question(session, tenant_id, question_id).is_deleted = True
+        _question(session, tenant_id, question_id, lock=True).is_deleted = True
         _unpublish(session, question_id)
