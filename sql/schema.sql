@@ -136,6 +136,9 @@ CREATE TABLE IF NOT EXISTS user_responses (
 );
 CREATE INDEX IF NOT EXISTS ix_user_responses_item_time
     ON user_responses (question_id, version, created_at);
+-- An Idempotency-Key is checked against the user's other quizzes before it is stored.
+CREATE INDEX IF NOT EXISTS ix_user_responses_user_idempotency
+    ON user_responses (tenant_id, user_id, idempotency_key);
 
 CREATE TABLE IF NOT EXISTS item_calibration (
     question_id BIGINT NOT NULL,

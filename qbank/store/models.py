@@ -230,6 +230,7 @@ class UserResponse(Base):
         UniqueConstraint("quiz_id", "question_id", "version", name="uq_user_responses_quiz_item"),
         _version_fk("user_responses"),
         Index("ix_user_responses_item_time", "question_id", "version", "created_at"),
+        Index("ix_user_responses_user_idempotency", "tenant_id", "user_id", "idempotency_key"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

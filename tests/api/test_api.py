@@ -126,8 +126,20 @@ def test_exam_mode_conflicts_and_idempotency(client):
     assert retry.json() == first.json()
     twice = client.post(f"/v1/quizzes/{quiz_id}/answers", headers=student, json=body)
     assert twice.status_code == 409
+    # The README's old example: one key for every answer. The next answer is refused, not
+    # silently replaced by the first one's result.
+    following = client.get(f"/v1/quizzes/{quiz_id}/next", headers=student).json()
+    next_body = {"question_id": following["question_id"], "selected": "A"}
+    reused = client.post(f"/v1/quizzes/{quiz_id}/answers", headers=keyed, json=next_body)
+    assert reused.status_code == 422, reused.text
+    assert reused.json()["error"] == "RequestMismatchError"
+    assert f"question {item['question_id']}" in reused.json()["detail"]
+    fresh_key = {**student, "Idempotency-Key": "abc-2"}
+    accepted = client.post(f"/v1/quizzes/{quiz_id}/answers", headers=fresh_key, json=next_body)
+    assert accepted.status_code == 200
     assert twice.json()["error"] == "ConflictError"
     finished = client.post(f"/v1/quizzes/{quiz_id}/finish", headers=student).json()
+    assert finished["answered"] == 2
     assert finished["items"][0]["correct_option"] == "A"
     assert finished["items"][0]["explanation"]["rationale_md"].startswith("Rationale")
 

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from sqlalchemy import event, func, select
 
-from qbank.errors import ConflictError, NotFoundError
+from qbank.errors import ConflictError, NotFoundError, RequestMismatchError
 from qbank.services.delivery.answers import answer_item, finish_quiz, get_quiz
 from qbank.services.delivery.quizzes import QuizFilters, create_quiz
 from qbank.services.delivery.quizzes import next_item as serve
@@ -60,9 +60,13 @@ def test_a_stale_cursor_never_grades_twice_and_keeps_idempotency(session_factory
                         idempotency_key="retry-1")  # fmt: skip
     # The cursor write of that answer was lost: the store still says "served, not answered".
     state.put_quiz_state(TENANT, quiz_id, before_answer, 3600)
-    retry = answer_item(session_factory, state, TENANT, "s1", quiz_id, item.question_id, "B",
+    retry = answer_item(session_factory, state, TENANT, "s1", quiz_id, item.question_id, "a ",
                         idempotency_key="retry-1")  # fmt: skip
     assert retry == first
+    state.put_quiz_state(TENANT, quiz_id, before_answer, 3600)
+    with pytest.raises(RequestMismatchError, match="option A"):
+        answer_item(session_factory, state, TENANT, "s1", quiz_id, item.question_id, "B",
+                    idempotency_key="retry-1")  # fmt: skip
     state.put_quiz_state(TENANT, quiz_id, before_answer, 3600)
     with pytest.raises(ConflictError, match="already answered"):
         answer_item(session_factory, state, TENANT, "s1", quiz_id, item.question_id, "A")
@@ -164,3 +168,38 @@ def test_a_slow_older_cursor_write_does_not_overwrite_a_newer_one(session_factor
 
     save_cursor(state, QuizCursor.from_json(older))  # e.g. a slow request saving late
     assert get_quiz(session_factory, state, TENANT, "s1", quiz_id)["answered"] == 2
+
+
+def test_an_idempotent_retry_sends_no_statement(session_factory, engine, exam):
+    """The key is kept in the cached cursor: a retry is answered from it, without the database."""
+    quiz_id = start(session_factory)
+    state = InMemoryStateStore()
+    item = serve(session_factory, state, TENANT, "s1", quiz_id, CAP)
+    first = answer_item(session_factory, state, TENANT, "s1", quiz_id, item.question_id, "A",
+                        idempotency_key="k-1")  # fmt: skip
+    statements: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        retry = answer_item(session_factory, state, TENANT, "s1", quiz_id, item.question_id, "A",
+                            idempotency_key="k-1")  # fmt: skip
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert retry == first
+    assert statements == []
+
+
+def test_a_key_reused_in_another_quiz_is_refused(session_factory, exam):
+    state = InMemoryStateStore()
+    first_quiz, second_quiz = start(session_factory), start(session_factory)
+    item = serve(session_factory, state, TENANT, "s1", first_quiz, CAP)
+    answer_item(session_factory, state, TENANT, "s1", first_quiz, item.question_id, "A",
+                idempotency_key="same")  # fmt: skip
+    other = serve(session_factory, state, TENANT, "s1", second_quiz, CAP)
+    with pytest.raises(RequestMismatchError, match=first_quiz):
+        answer_item(session_factory, state, TENANT, "s1", second_quiz, other.question_id, "A",
+                    idempotency_key="same")  # fmt: skip
+    assert count_rows(session_factory, UserResponse, second_quiz) == 0

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from qbank.errors import ConflictError, InvalidInputError, NotFoundError
+from qbank.errors import ConflictError, InvalidInputError, NotFoundError, RequestMismatchError
 from qbank.services.access.flags import set_feature_flag
 from qbank.services.delivery.answers import answer_item, finish_quiz, get_quiz
 from qbank.services.delivery.exposure_caps import record_exposure
@@ -74,9 +74,12 @@ def test_answer_rules_and_idempotency(session_factory, exam):
         answer_item(session_factory, state, TENANT, "s1", quiz.quiz_id, item.question_id, "Z")
     first = answer_item(session_factory, state, TENANT, "s1", quiz.quiz_id, item.question_id, "a",
                         idempotency_key="k-1")  # fmt: skip
-    retry = answer_item(session_factory, state, TENANT, "s1", quiz.quiz_id, item.question_id, "B",
+    retry = answer_item(session_factory, state, TENANT, "s1", quiz.quiz_id, item.question_id, "A",
                         idempotency_key="k-1")  # fmt: skip
     assert retry == first
+    with pytest.raises(RequestMismatchError, match="option A"):
+        answer_item(session_factory, state, TENANT, "s1", quiz.quiz_id, item.question_id, "B",
+                    idempotency_key="k-1")  # fmt: skip
     with pytest.raises(ConflictError, match="already answered"):
         answer_item(session_factory, state, TENANT, "s1", quiz.quiz_id, item.question_id, "A")
     with pytest.raises(NotFoundError):

@@ -6,11 +6,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.cat.delivery import estimate_ability
-from qbank.errors import ConflictError, InvalidInputError
+from qbank.errors import ConflictError, InvalidInputError, RequestMismatchError
 from qbank.services.delivery.item_content import ItemContent, item_content
 from qbank.services.delivery.quiz_cursor import (
     Answered,
@@ -22,6 +23,7 @@ from qbank.services.delivery.quiz_cursor import (
 )
 from qbank.services.delivery.quizzes import _INSERT_RESPONSE, _lock_active, _now
 from qbank.state import StateStore
+from qbank.store.models import UserResponse
 
 __all__ = [
     "AnswerResult",
@@ -83,7 +85,9 @@ def answer_item(
 ) -> AnswerResult:
     """Grade an answer to the served item against the version that was served.
 
-    A retry carrying the same ``idempotency_key`` returns the first result. θ̂ and SE are
+    A retry carrying the same ``idempotency_key`` and the same request (quiz, question id,
+    selected option) returns the first result; another request under a used key is refused
+    (``RequestMismatchError``, HTTP 422). θ̂ and SE are
     re-estimated by EAP from all answers; the response and the new θ̂ are written in one
     transaction.
 
@@ -118,9 +122,11 @@ def _answer(
     time_taken_ms: int | None,
     idempotency_key: str | None,
 ) -> AnswerResult:
+    label = str(selected).strip().upper()
     if idempotency_key is not None:
         earlier = cursor.by_idempotency_key(idempotency_key)
         if earlier is not None:
+            _check_same_request(cursor, earlier, idempotency_key, question_id, label)
             return _result(sessions, cursor, earlier)
     if cursor.status != "active":
         raise ConflictError(f"quiz {cursor.quiz_id} is {cursor.status}")
@@ -131,7 +137,6 @@ def _answer(
     if key in cursor.answered:
         raise ConflictError(f"question {question_id} was already answered")
     content = item_content(sessions, row.question_id, row.version)
-    label = str(selected).strip().upper()
     if label not in content.labels:
         raise InvalidInputError(f"selected must be one of {', '.join(sorted(content.labels))}")
     correct = label == content.correct_label
@@ -146,6 +151,8 @@ def _answer(
                 "status": "finished" if finished else "active",
                 "finished_at": now if finished else None,
             })  # fmt: skip
+            if idempotency_key is not None:
+                _check_key_unused_elsewhere(session, cursor, idempotency_key)
             session.connection().execute(_INSERT_RESPONSE, {
                 "quiz_id": uuid.UUID(cursor.quiz_id), "user_id": cursor.user_id,
                 "tenant_id": cursor.tenant_id, "question_id": row.question_id,
@@ -160,6 +167,39 @@ def _answer(
         cursor.status = "finished"
     save_cursor(state, cursor)
     return _result(sessions, cursor, row)
+
+
+def _check_same_request(
+    cursor: QuizCursor, earlier: ServedRow, key: str, question_id: int, label: str
+) -> None:
+    """The fingerprint of a keyed answer is (quiz, question id, selected option).
+
+    Raises:
+        RequestMismatchError: the key's first request had another fingerprint (the IETF
+            Idempotency-Key draft answers 422 then).
+    """
+    first = cursor.answered[(earlier.question_id, earlier.version)].label
+    if (earlier.question_id, first) != (question_id, label):
+        raise RequestMismatchError(
+            f"Idempotency-Key {key!r} was first used for question {earlier.question_id}, "
+            f"option {first} in quiz {cursor.quiz_id}; this request is question {question_id}, "
+            f"option {label}: use a new key for each answer"
+        )
+
+
+def _check_key_unused_elsewhere(session: Session, cursor: QuizCursor, key: str) -> None:
+    other = session.execute(
+        select(UserResponse.quiz_id, UserResponse.question_id, UserResponse.option_label)
+        .where(UserResponse.tenant_id == cursor.tenant_id, UserResponse.user_id == cursor.user_id,
+               UserResponse.idempotency_key == key,
+               UserResponse.quiz_id != uuid.UUID(cursor.quiz_id))
+        .limit(1)
+    ).first()  # fmt: skip
+    if other is not None:
+        raise RequestMismatchError(
+            f"Idempotency-Key {key!r} was first used for question {other.question_id}, option "
+            f"{other.option_label} in quiz {other.quiz_id}: use a new key for each answer"
+        )
 
 
 def finish_quiz(
