@@ -33,6 +33,8 @@ class Settings:
     data_dir: Path = Path(".")  # QBANK_DATA_DIR: where the embedded database lives
     rq_queue: str = "qbank"  # QBANK_RQ_QUEUE: the RQ queue jobs go to and workers serve
     state_prefix: str = "qbank"  # QBANK_STATE_PREFIX: prefix of every Redis state key
+    max_active_quizzes: int = 10  # QBANK_MAX_ACTIVE_QUIZZES: per student, at a time
+    max_quizzes_per_day: int = 100  # QBANK_MAX_QUIZZES_PER_DAY: per student and UTC day
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -45,6 +47,8 @@ class Settings:
             raise ConfigError("QBANK_MAX_DAILY_EXPOSURES must be >= 1")
         if not self.tenant_id:
             raise ConfigError("QBANK_TENANT_ID must not be empty")
+        if self.max_active_quizzes < 1 or self.max_quizzes_per_day < 1:
+            raise ConfigError("QBANK_MAX_ACTIVE_QUIZZES and QBANK_MAX_QUIZZES_PER_DAY must be >= 1")
         if not self.database_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg2:")):
             raise ConfigError(
                 "QBANK_DATABASE_URL must be sqlite:///… or postgresql://…, "
@@ -68,8 +72,13 @@ class Settings:
         database_url = env.get("QBANK_DATABASE_URL") or f"sqlite:///{data_dir / 'qbank.db'}"
         try:
             max_daily = int(env.get("QBANK_MAX_DAILY_EXPOSURES", "500"))
+            max_active = int(env.get("QBANK_MAX_ACTIVE_QUIZZES", "10"))
+            max_per_day = int(env.get("QBANK_MAX_QUIZZES_PER_DAY", "100"))
         except ValueError:
-            raise ConfigError("QBANK_MAX_DAILY_EXPOSURES must be an integer") from None
+            raise ConfigError(
+                "QBANK_MAX_DAILY_EXPOSURES, QBANK_MAX_ACTIVE_QUIZZES and QBANK_MAX_QUIZZES_PER_DAY "
+                "must be integers"
+            ) from None
         return cls(
             database_url=database_url,
             redis_url=env.get("QBANK_REDIS_URL") or None,
@@ -80,4 +89,6 @@ class Settings:
             data_dir=data_dir,
             rq_queue=env.get("QBANK_RQ_QUEUE", "qbank"),
             state_prefix=env.get("QBANK_STATE_PREFIX", "qbank"),
+            max_active_quizzes=max_active,
+            max_quizzes_per_day=max_per_day,
         )

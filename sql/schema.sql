@@ -98,6 +98,9 @@ CREATE TABLE IF NOT EXISTS quiz_sessions (
     CONSTRAINT ck_quiz_sessions_mode CHECK (mode IN ('tutor', 'exam')),
     CONSTRAINT ck_quiz_sessions_status CHECK (status IN ('active', 'finished', 'expired'))
 );
+-- Per-student limits count a student's quizzes (active ones, today's) on every create.
+CREATE INDEX IF NOT EXISTS ix_quiz_sessions_tenant_user_created
+    ON quiz_sessions (tenant_id, user_id, created_at);
 
 CREATE TABLE IF NOT EXISTS quiz_items (
     id BIGSERIAL PRIMARY KEY,
@@ -116,6 +119,8 @@ CREATE TABLE IF NOT EXISTS quiz_items (
     CONSTRAINT fk_quiz_items_version FOREIGN KEY (question_id, version)
         REFERENCES question_versions (question_id, version)
 );
+-- Today's exposure counters are rebuilt from the items served today (Redis restarted).
+CREATE INDEX IF NOT EXISTS ix_quiz_items_served_at ON quiz_items (served_at);
 
 CREATE TABLE IF NOT EXISTS user_responses (
     id BIGSERIAL PRIMARY KEY,

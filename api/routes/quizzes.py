@@ -17,6 +17,7 @@ from api.security import current_principal, requires
 from qbank.services.access.auth import Principal
 from qbank.services.delivery import answers, quizzes
 from qbank.services.delivery.quizzes import QuizFilters
+from qbank.services.delivery.student_limits import StudentLimits
 
 __all__ = ["ROUTES"]
 
@@ -43,8 +44,10 @@ def create_quiz(
     filters = QuizFilters(
         tuple(f.topics), tuple(f.difficulty), f.num_questions, f.mode, f.exam_code, f.stop_se
     )
+    limits = StudentLimits(runtime.settings.max_active_quizzes,
+                           runtime.settings.max_quizzes_per_day)  # fmt: skip
     created = quizzes.create_quiz(
-        runtime.sessions, principal.tenant_id, principal.user_id, filters, data.adaptive
+        runtime.sessions, principal.tenant_id, principal.user_id, filters, data.adaptive, limits
     )
     return dataclasses.asdict(created)
 

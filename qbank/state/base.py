@@ -14,11 +14,15 @@ from typing import Any, Protocol, runtime_checkable
 
 from qbank.errors import ConfigError, InvalidInputError
 
-__all__ = ["DEFAULT_PREFIX", "EXPOSURE_RETENTION", "StateStore"]
+__all__ = ["DEFAULT_PREFIX", "EXPOSURE_REFUSED", "EXPOSURE_RETENTION", "EXPOSURE_UNSEEDED",
+           "StateStore"]  # fmt: skip
 
 DEFAULT_PREFIX = "qbank"
 # A day's counters stay readable through the next day (yesterday's exposure rates), then go.
 EXPOSURE_RETENTION = timedelta(hours=48)
+# What ``reserve_exposure`` answers besides a new count (which is >= 1).
+EXPOSURE_REFUSED = 0  # the item is at the cap: nothing was counted
+EXPOSURE_UNSEEDED = -1  # the day's counters are not known here (new day, store restarted)
 
 
 @runtime_checkable
@@ -52,6 +56,39 @@ class StateStore(Protocol):
 
     def mark_capped(self, tenant_id: str, question_id: int, version: int, day: date) -> None:
         """Record that an item version reached the daily exposure cap on ``day``."""
+        ...
+
+    def reserve_exposure(
+        self,
+        tenant_id: str,
+        question_id: int,
+        version: int,
+        day: date,
+        cap: int,
+        *,
+        enforce: bool = True,
+    ) -> int:
+        """Check and count one exposure in one atomic step (the hard daily cap).
+
+        Under the cap the counter goes up by one and the new count comes back; an item reaching
+        the cap joins the day's capped set. At the cap nothing is counted and the answer is
+        ``EXPOSURE_REFUSED`` (with ``enforce=False`` the exposure is counted anyway: a planned
+        quiz's item). Until ``seed_exposures`` has run for the day the answer is
+        ``EXPOSURE_UNSEEDED`` and nothing changes.
+        """  # fmt: skip
+        ...
+
+    def seed_exposures(
+        self, tenant_id: str, day: date, counts: dict[tuple[int, int], int], cap: int
+    ) -> bool:
+        """Set the day's counters from a recount, once, atomically; True if this call did it.
+
+        A day already seeded is left alone (a concurrent seeder won, and counting went on).
+        """
+        ...
+
+    def release_exposure(self, tenant_id: str, question_id: int, version: int, day: date) -> None:
+        """Give back a reservation whose item was not served after all (never below zero)."""
         ...
 
     def capped_items(self, tenant_id: str, day: date) -> set[tuple[int, int]]:
@@ -125,6 +162,10 @@ def _check_ttl(ttl_s: int) -> None:
 
 def _exposure_key(prefix: str, tenant_id: str, question_id: int, version: int, day: date) -> str:
     return f"{prefix}:{tenant_id}:exposure:{day.isoformat()}:{question_id}:{version}"
+
+
+def _seeded_key(prefix: str, tenant_id: str, day: date) -> str:
+    return f"{prefix}:{tenant_id}:exposure-seeded:{day.isoformat()}"
 
 
 def _capped_key(prefix: str, tenant_id: str, day: date) -> str:

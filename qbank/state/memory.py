@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 from qbank.state.base import (
     DEFAULT_PREFIX,
+    EXPOSURE_REFUSED,
+    EXPOSURE_UNSEEDED,
     _capped_key,
     _check_prefix,
     _check_quiz_id,
@@ -20,6 +22,7 @@ from qbank.state.base import (
     _exposure_ttl_s,
     _load_state,
     _quiz_key,
+    _seeded_key,
     _state_version,
 )
 
@@ -100,6 +103,73 @@ class InMemoryStateStore:
             now = self._clock()
             members = self._live(self._capped, key, now) or frozenset()
             self._capped[key] = (members | {(question_id, version)}, now + _exposure_ttl_s(day))
+
+    def reserve_exposure(
+        self,
+        tenant_id: str,
+        question_id: int,
+        version: int,
+        day: date,
+        cap: int,
+        *,
+        enforce: bool = True,
+    ) -> int:
+        """Check and count one exposure under the store's lock (see ``StateStore``)."""  # fmt: skip
+        _check_tenant(tenant_id)
+        key = _exposure_key(self._prefix, tenant_id, question_id, version, day)
+        seeded = _seeded_key(self._prefix, tenant_id, day)
+        ttl_s = _exposure_ttl_s(day)
+        with self._lock:
+            now = self._clock()
+            if self._live(self._counters, seeded, now) is None:
+                return EXPOSURE_UNSEEDED
+            count = self._live(self._counters, key, now) or 0
+            if enforce and count >= cap:
+                self._add_capped(tenant_id, question_id, version, day, now)
+                return EXPOSURE_REFUSED
+            self._counters[key] = (count + 1, now + ttl_s)
+            if count + 1 >= cap:
+                self._add_capped(tenant_id, question_id, version, day, now)
+            self._after_write(now)
+            return count + 1
+
+    def seed_exposures(
+        self, tenant_id: str, day: date, counts: dict[tuple[int, int], int], cap: int
+    ) -> bool:
+        """Set the day's counters from a recount unless the day is seeded (see ``StateStore``)."""
+        _check_tenant(tenant_id)
+        seeded = _seeded_key(self._prefix, tenant_id, day)
+        ttl_s = _exposure_ttl_s(day)
+        with self._lock:
+            now = self._clock()
+            if self._live(self._counters, seeded, now) is not None:
+                return False
+            for (question_id, version), count in counts.items():
+                key = _exposure_key(self._prefix, tenant_id, question_id, version, day)
+                old = self._live(self._counters, key, now) or 0
+                self._counters[key] = (max(old, count), now + ttl_s)
+                if max(old, count) >= cap:
+                    self._add_capped(tenant_id, question_id, version, day, now)
+            self._counters[seeded] = (1, now + ttl_s)
+            self._after_write(now)
+            return True
+
+    def release_exposure(self, tenant_id: str, question_id: int, version: int, day: date) -> None:
+        """Give back one reservation (never below zero)."""
+        _check_tenant(tenant_id)
+        key = _exposure_key(self._prefix, tenant_id, question_id, version, day)
+        with self._lock:
+            now = self._clock()
+            count = self._live(self._counters, key, now)
+            if count:
+                self._counters[key] = (count - 1, self._counters[key][1])
+
+    def _add_capped(
+        self, tenant_id: str, question_id: int, version: int, day: date, now: float
+    ) -> None:
+        key = _capped_key(self._prefix, tenant_id, day)
+        members = self._live(self._capped, key, now) or frozenset()
+        self._capped[key] = (members | {(question_id, version)}, now + _exposure_ttl_s(day))
 
     def capped_items(self, tenant_id: str, day: date) -> set[tuple[int, int]]:
         """Item versions at the daily cap on ``day``."""

@@ -25,6 +25,7 @@ from qbank.state.base import (
     _exposure_ttl_s,
     _load_state,
     _quiz_key,
+    _seeded_key,
     _state_version,
 )
 
@@ -43,6 +44,45 @@ if stored then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 return 1
+"""
+# The hard daily cap: check and INCR in one step. KEYS: seeded marker, counter, capped set;
+# ARGV: cap, TTL, capped-set member, enforce (1/0).
+_RESERVE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local cap = tonumber(ARGV[1])
+local count = tonumber(redis.call('GET', KEYS[2]) or '0')
+if ARGV[4] == '1' and count >= cap then
+  redis.call('SADD', KEYS[3], ARGV[3])
+  redis.call('EXPIRE', KEYS[3], ARGV[2])
+  return 0
+end
+count = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+if count >= cap then
+  redis.call('SADD', KEYS[3], ARGV[3])
+  redis.call('EXPIRE', KEYS[3], ARGV[2])
+end
+return count
+"""
+# Seed a day once. KEYS: seeded marker, capped set, then one counter per item; ARGV: cap, TTL,
+# then (member, count) per item.
+_SEED = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local cap, ttl = tonumber(ARGV[1]), ARGV[2]
+for i = 3, #KEYS do
+  local member, count = ARGV[2 * i - 3], tonumber(ARGV[2 * i - 2])
+  count = math.max(count, tonumber(redis.call('GET', KEYS[i]) or '0'))
+  redis.call('SET', KEYS[i], count, 'EX', ttl)
+  if count >= cap then redis.call('SADD', KEYS[2], member) end
+end
+redis.call('SET', KEYS[1], '1', 'EX', ttl)
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], ttl) end
+return 1
+"""
+_RELEASE = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then redis.call('DECR', KEYS[1]) end
+return count
 """
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 
@@ -63,6 +103,9 @@ class RedisStateStore:
         self._prefix = _check_prefix(prefix)
         self._server = _describe_server(client)
         self._put_if_newer = client.register_script(_PUT_IF_NEWER)
+        self._reserve = client.register_script(_RESERVE)
+        self._seed = client.register_script(_SEED)
+        self._release = client.register_script(_RELEASE)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = DEFAULT_PREFIX) -> RedisStateStore:
@@ -127,6 +170,49 @@ class RedisStateStore:
             pipe.sadd(key, f"{question_id}:{version}")
             pipe.expire(key, _exposure_ttl_s(day))
             pipe.execute()
+
+    def reserve_exposure(
+        self,
+        tenant_id: str,
+        question_id: int,
+        version: int,
+        day: date,
+        cap: int,
+        *,
+        enforce: bool = True,
+    ) -> int:
+        """Check and count one exposure in one Lua script (see ``StateStore``)."""  # fmt: skip
+        _check_tenant(tenant_id)
+        keys = [_seeded_key(self._prefix, tenant_id, day),
+                _exposure_key(self._prefix, tenant_id, question_id, version, day),
+                _capped_key(self._prefix, tenant_id, day)]  # fmt: skip
+        args: list[str | int] = [cap, _exposure_ttl_s(day), f"{question_id}:{version}",
+                                 "1" if enforce else "0"]  # fmt: skip
+        with self._translate_errors():
+            return int(self._reserve(keys=keys, args=args))
+
+    def seed_exposures(
+        self, tenant_id: str, day: date, counts: dict[tuple[int, int], int], cap: int
+    ) -> bool:
+        """Set the day's counters from a recount, once, in one Lua script (see ``StateStore``)."""
+        _check_tenant(tenant_id)
+        keys = [
+            _seeded_key(self._prefix, tenant_id, day),
+            _capped_key(self._prefix, tenant_id, day),
+        ]
+        args: list[Any] = [cap, _exposure_ttl_s(day)]
+        for (question_id, version), count in counts.items():
+            keys.append(_exposure_key(self._prefix, tenant_id, question_id, version, day))
+            args += [f"{question_id}:{version}", count]
+        with self._translate_errors():
+            return bool(self._seed(keys=keys, args=args))
+
+    def release_exposure(self, tenant_id: str, question_id: int, version: int, day: date) -> None:
+        """Give back one reservation (never below zero)."""
+        _check_tenant(tenant_id)
+        key = _exposure_key(self._prefix, tenant_id, question_id, version, day)
+        with self._translate_errors():
+            self._release(keys=[key])
 
     def capped_items(self, tenant_id: str, day: date) -> set[tuple[int, int]]:
         """Item versions at the daily cap on ``day`` (one SMEMBERS)."""

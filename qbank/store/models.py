@@ -182,6 +182,7 @@ class QuizSession(Base):
         CheckConstraint(
             "status IN ('active', 'finished', 'expired')", name="ck_quiz_sessions_status"
         ),
+        Index("ix_quiz_sessions_tenant_user_created", "tenant_id", "user_id", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -207,6 +208,7 @@ class QuizItem(Base):
     __table_args__ = (
         UniqueConstraint("quiz_id", "position", name="uq_quiz_items_quiz_position"),
         _version_fk("quiz_items"),
+        Index("ix_quiz_items_served_at", "served_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

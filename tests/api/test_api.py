@@ -305,3 +305,27 @@ def test_far_future_end_date_is_no_error(client):
     admin = token(client, "admin")
     response = client.get("/v1/admin/exposure/calibrate_sh/runs?end=9999-12-31", headers=admin)
     assert response.status_code == 200
+
+
+def test_a_student_at_the_active_quiz_limit_gets_429(app_settings):
+    import dataclasses
+
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+    from qbank.services.access.auth import create_user
+    from tests.api.conftest import PASSWORD
+
+    app = create_app(dataclasses.replace(app_settings, max_active_quizzes=2))
+    for name, roles in (("author", ("author", "publisher")), ("student", ("student",))):
+        create_user(app.state.runtime.sessions, "acme", name, PASSWORD, roles)
+    with TestClient(app) as limited:
+        publish_exam(limited, n=2)
+        student = token(limited, "student")
+        body = {"filters": {"num_questions": 1, "exam_code": "EX"}}
+        for _ in range(2):
+            assert limited.post("/v1/quizzes", headers=student, json=body).status_code == 201
+        refused = limited.post("/v1/quizzes", headers=student, json=body)
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "RateLimitedError"
+    assert refused.headers["retry-after"] == "60"

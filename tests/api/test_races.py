@@ -91,3 +91,35 @@ def httpx_delete(live, qid):
 
     return httpx.delete(f"{live.base}/v1/author/questions/{qid}", headers=live.headers["ann"],
                         timeout=60)  # fmt: skip
+
+
+def test_racing_quizzes_on_two_api_processes_never_pass_the_exposure_cap():
+    cap = 3
+    with live_deployment({"QBANK_MAX_DAILY_EXPOSURES": str(cap)}) as deployment:
+        for i in range(2):
+            body = question_body(900 + i, external_ref=f"CAP-{i}", exam_code="CAP")
+            assert deployment.post("/v1/author/questions", "ann", json=body).status_code == 201
+        quiz_body = {"filters": {"num_questions": 1, "exam_code": "CAP"}, "adaptive": True}
+        owners = ["stu", "stu2"] * 6
+        quizzes = deployment.race([lambda who=who: deployment.post("/v1/quizzes", who,
+                                                                   json=quiz_body)
+                                   for who in owners])  # fmt: skip
+        assert _statuses(quizzes) == [201] * 12
+
+        def serve(who, quiz_id):
+            import httpx
+
+            return httpx.get(f"{deployment.base}/v1/quizzes/{quiz_id}/next",
+                             headers=deployment.headers[who], timeout=60)  # fmt: skip
+
+        quiz_ids = [quiz.json()["quiz_id"] for quiz in quizzes]
+        served = deployment.race([lambda w=w, q=q: serve(w, q)
+                                  for w, q in zip(owners, quiz_ids, strict=True)])  # fmt: skip
+        assert _statuses(served) == [200] * (2 * cap) + [404] * (12 - 2 * cap)
+        engine = create_engine(deployment.database_url)
+        with engine.connect() as connection:
+            counts = connection.execute(text(
+                "SELECT question_id, count(*) FROM quiz_items GROUP BY question_id"
+            )).all()  # fmt: skip
+        engine.dispose()
+        assert sorted(count for _, count in counts) == [cap, cap]

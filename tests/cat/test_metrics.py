@@ -35,3 +35,9 @@ def test_bias_and_rmse():
     )
     assert float(metrics.bias) == pytest.approx(0.5)
     assert float(metrics.rmse) == pytest.approx(np.sqrt(6 / 4))
+
+
+def test_the_overlap_of_a_single_simulee_is_one():
+    """One simulee shares all of its test with itself: the overlap rate is defined as 1.0."""
+    metrics = exposure_metrics(ADMINISTERED[:1], jnp.zeros(1), jnp.zeros(1), jnp.full(8, 0.5), 8)
+    assert float(metrics.overlap) == 1.0

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from qbank.errors import InvalidInputError
-from qbank.services.delivery.exposure_caps import record_exposure
+from qbank.services.delivery.exposure_caps import reserve_exposure
 from qbank.services.exposure.sh_p import set_sh_p
 from qbank.services.exposure.table import list_exams, list_exposure_rows, list_topics
 from qbank.state import InMemoryStateStore
@@ -26,7 +26,7 @@ def test_rows_show_parameters_attempts_and_todays_exposures(session_factory, exa
     target = exam[5].question_id
     add_responses(session_factory, target, (0, 2, 6, 9))
     for _ in range(3):
-        record_exposure(state, TENANT, target, 1, 500)
+        reserve_exposure(session_factory, state, TENANT, target, 1, 500)
     set_sh_p(session_factory, TENANT, target, 1, 0.4)
     found = list_exposure_rows(session_factory, state, TENANT, exam_code=EXAM, page_size=5)
     assert (found.total, found.n_pages, len(found.rows)) == (40, 8, 5)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError, RequestMismatchError
 from qbank.services.access.flags import set_feature_flag
 from qbank.services.delivery.answers import answer_item, finish_quiz, get_quiz
-from qbank.services.delivery.exposure_caps import record_exposure
+from qbank.services.delivery.exposure_caps import reserve_exposure
 from qbank.services.delivery.quizzes import QuizFilters, create_quiz, next_item
 from qbank.services.exposure.sh_p import set_sh_p
 from qbank.state import InMemoryStateStore
@@ -108,7 +108,7 @@ def test_daily_cap_excludes_items(session_factory, exam):
     open_items = {exam[0].question_id, exam[1].question_id}
     for created in exam:
         if created.question_id not in open_items:
-            record_exposure(state, TENANT, created.question_id, 1, max_daily_exposures=1)
+            reserve_exposure(session_factory, state, TENANT, created.question_id, 1, 1)
     quiz = create_quiz(session_factory, TENANT, "s1", QuizFilters(num_questions=3, exam_code=EXAM),
                        adaptive=True)  # fmt: skip
     served = set()
@@ -176,3 +176,25 @@ def test_no_matching_items_is_refused(session_factory, exam):
     filters = QuizFilters(exam_code=EXAM, topics=("Dermatology",))
     with pytest.raises(InvalidInputError, match="no live items"):
         create_quiz(session_factory, TENANT, "s1", filters, adaptive=True)
+
+
+def test_an_answer_is_graded_against_the_served_version(session_factory, exam):
+    """Serve version 1, publish version 2 with another correct option, answer version 1's key."""
+    from qbank.services.authoring.questions import OptionInput
+    from qbank.services.authoring.versions import add_version
+    from tests.services.conftest import make_question
+
+    state = InMemoryStateStore()
+    quiz = create_quiz(session_factory, TENANT, "s1", QuizFilters(num_questions=2, exam_code=EXAM),
+                       adaptive=True)  # fmt: skip
+    item = next_item(session_factory, state, TENANT, "s1", quiz.quiz_id, CAP)
+    served_key = correct_label(session_factory, item.question_id, item.version)
+    assert served_key == "A"
+    options = (OptionInput("A", "Option A"), OptionInput("B", "Option B", True))
+    new = add_version(session_factory, TENANT, item.question_id,
+                      make_question(99, external_ref=None, options=options))  # fmt: skip
+    assert correct_label(session_factory, item.question_id, new.version) != served_key
+    result = answer_item(session_factory, state, TENANT, "s1", quiz.quiz_id, item.question_id,
+                         served_key)  # fmt: skip
+    assert result.feedback["correct"] is True
+    assert result.feedback["correct_option"] == served_key

@@ -26,7 +26,11 @@ from qbank.errors import ConflictError, InvalidInputError, NotFoundError
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C
 from qbank.services.access.flags import selector_for_user
 from qbank.services.authoring.questions import DEFAULT_EXAM_CODE, DIFFICULTY_LABELS
-from qbank.services.delivery.exposure_caps import capped_today, record_exposure
+from qbank.services.delivery.exposure_caps import (
+    capped_today,
+    release_exposure,
+    reserve_exposure,
+)
 from qbank.services.delivery.item_content import item_content
 from qbank.services.delivery.item_pool import cached_delivery_pool
 from qbank.services.delivery.quiz_cursor import (
@@ -36,6 +40,7 @@ from qbank.services.delivery.quiz_cursor import (
     load_cursor,
     save_cursor,
 )
+from qbank.services.delivery.student_limits import StudentLimits, check_quiz_limits
 from qbank.state import StateStore
 from qbank.store.models import ItemCalibration, QuizItem, QuizSession, UserResponse
 
@@ -135,11 +140,15 @@ def create_quiz(
     user_id: str,
     filters: QuizFilters,
     adaptive: bool,
+    limits: StudentLimits | None = None,
 ) -> QuizCreated:
     """Start a quiz over the exam's live items matching the filters.
 
+    With ``limits``, a student at their limit of active quizzes or quizzes per day is refused.
+
     Raises:
         InvalidInputError: no live item matches the filters.
+        RateLimitedError: a per-student limit is reached.
     """
     pool = cached_delivery_pool(
         sessions, tenant_id, filters.exam_code, topics=filters.topics,
@@ -170,6 +179,8 @@ def create_quiz(
         expires_at=now + QUIZ_LIFETIME,
     )
     with sessions.begin() as session:
+        if limits is not None:
+            check_quiz_limits(session, tenant_id, user_id, limits, now)
         session.add(quiz)
     return QuizCreated(
         str(quiz.id),
@@ -181,7 +192,10 @@ def create_quiz(
 
 
 def _choose_adaptive(
-    sessions: sessionmaker[Session], state: StateStore, cursor: QuizCursor
+    sessions: sessionmaker[Session],
+    state: StateStore,
+    cursor: QuizCursor,
+    refused: set[tuple[int, int]],
 ) -> dict[str, Any] | None:
     delivery = cached_delivery_pool(
         sessions, cursor.tenant_id, cursor.exam_code,
@@ -192,7 +206,7 @@ def _choose_adaptive(
         index = delivery.by_question.get(row.question_id)
         if index is not None:
             available[index] = False
-    for key in capped_today(state, cursor.tenant_id):
+    for key in capped_today(state, cursor.tenant_id) | refused:
         index = delivery.index.get(key)
         if index is not None:
             available[index] = False
@@ -231,6 +245,30 @@ def _choose_planned(sessions: sessionmaker[Session], cursor: QuizCursor) -> dict
             "k": 1.0}  # fmt: skip
 
 
+def _choose_and_reserve(
+    sessions: sessionmaker[Session], state: StateStore, cursor: QuizCursor, cap: int
+) -> dict[str, Any] | None:
+    """The next item, with its exposure reserved under the hard daily cap.
+
+    An adaptive choice that another process took to the cap meanwhile is set aside and the
+    choice made again; a planned quiz serves its fixed list and only counts.
+    """
+    if not cursor.adaptive:
+        choice = _choose_planned(sessions, cursor)
+        if choice is not None:
+            reserve_exposure(sessions, state, cursor.tenant_id, choice["question_id"],
+                             choice["version"], cap, enforce=False)  # fmt: skip
+        return choice
+    refused: set[tuple[int, int]] = set()
+    while True:
+        choice = _choose_adaptive(sessions, state, cursor, refused)
+        if choice is None or reserve_exposure(
+            sessions, state, cursor.tenant_id, choice["question_id"], choice["version"], cap
+        ):
+            return choice
+        refused.add((choice["question_id"], choice["version"]))
+
+
 def next_item(
     sessions: sessionmaker[Session],
     state: StateStore,
@@ -261,11 +299,7 @@ def next_item(
     if cursor.is_over():
         end_quiz(sessions, state, cursor, "finished")
         raise NotFoundError(f"quiz {quiz_id} is over")
-    choice = (
-        _choose_adaptive(sessions, state, cursor)
-        if cursor.adaptive
-        else _choose_planned(sessions, cursor)
-    )
+    choice = _choose_and_reserve(sessions, state, cursor, max_daily_exposures)
     if choice is None:
         end_quiz(sessions, state, cursor, "finished")
         raise NotFoundError(f"quiz {quiz_id} is over: no more items available")
@@ -278,13 +312,13 @@ def next_item(
                 "theta_at_selection": cursor.theta, "served_at": _now(), **choice,
             })  # fmt: skip
     except (IntegrityError, ConflictError):
+        release_exposure(state, tenant_id, choice["question_id"], choice["version"])
         # The database is ahead of this cursor (a concurrent request served this position or
         # ended the quiz, or a cursor write was lost): go by the database, on a fresh cursor.
         if _retried:
             raise ConflictError(f"quiz {quiz_id} changed concurrently; try again") from None
         return next_item(sessions, state, tenant_id, user_id, quiz_id, max_daily_exposures,
                          _retried=True)  # fmt: skip
-    record_exposure(state, tenant_id, choice["question_id"], choice["version"], max_daily_exposures)
     cursor.served.append(ServedRow(choice["question_id"], choice["version"], position,
                                    choice["a"], choice["b"], choice["c"]))  # fmt: skip
     save_cursor(state, cursor)
