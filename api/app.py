@@ -18,6 +18,7 @@ from api.routes import admin, authoring, public, quizzes
 from api.runtime import Runtime, build_runtime
 from qbank import __version__
 from qbank.errors import QBankError
+from qbank.services.calibration.run_sweep import RunSweeper
 from qbank.settings import Settings
 
 __all__ = ["create_app"]
@@ -31,8 +32,14 @@ def _provide_runtime(state: State) -> Runtime:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app on ``settings`` (from ``QBANK_*`` variables when omitted)."""
     runtime = build_runtime(settings or Settings.from_env())
+    # Every API process sweeps: a run whose job or worker vanished is failed within 60 s.
+    sweeper = RunSweeper(runtime.sessions, runtime.queue)
+
+    def start() -> None:
+        sweeper.start()
 
     def close() -> None:
+        sweeper.stop()
         runtime.engine.dispose()
 
     return Litestar(
@@ -53,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             Exception: unexpected_error_response,
         },
         state=State({"runtime": runtime}),
+        on_startup=[start],
         on_shutdown=[close],
         openapi_config=OpenAPIConfig(title="QBank API", version=__version__),
         signature_namespace={"Runtime": Runtime},

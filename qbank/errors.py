@@ -6,6 +6,7 @@ Stdlib only, so the numeric core may import it.
 from __future__ import annotations
 
 __all__ = [
+    "ChangedSinceError",
     "ConfigError",
     "ConflictError",
     "InvalidInputError",
@@ -51,3 +52,14 @@ class RateLimitedError(QBankError):
     def __init__(self, message: str, retry_after_s: int | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class ChangedSinceError(ConflictError):
+    """Items changed since a run: applying or rolling it back would undo the newer changes.
+
+    ``extra`` lists who changed them (JSON-ready), for the error body.
+    """
+
+    def __init__(self, message: str, extra: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.extra = extra

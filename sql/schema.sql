@@ -164,6 +164,8 @@ CREATE TABLE IF NOT EXISTS item_calibration (
 ALTER TABLE item_calibration ADD COLUMN IF NOT EXISTS se_a DOUBLE PRECISION;
 ALTER TABLE item_calibration ADD COLUMN IF NOT EXISTS se_b DOUBLE PRECISION;
 ALTER TABLE item_calibration ADD COLUMN IF NOT EXISTS se_c DOUBLE PRECISION;
+-- Who wrote the current values: 'run:<id>', 'rollback:<id>', 'manual' or 'import' (NULL: older rows).
+ALTER TABLE item_calibration ADD COLUMN IF NOT EXISTS changed_by VARCHAR(64);
 
 CREATE TABLE IF NOT EXISTS item_exposure_control (
     question_id BIGINT NOT NULL,
@@ -175,6 +177,7 @@ CREATE TABLE IF NOT EXISTS item_exposure_control (
         REFERENCES question_versions (question_id, version),
     CONSTRAINT ck_item_exposure_control_sh_p CHECK (sh_p >= 0 AND sh_p <= 1)
 );
+ALTER TABLE item_exposure_control ADD COLUMN IF NOT EXISTS changed_by VARCHAR(64);
 
 CREATE TABLE IF NOT EXISTS feature_flags (
     tenant_id VARCHAR(64) NOT NULL,
@@ -217,5 +220,7 @@ CREATE TABLE IF NOT EXISTS calibration_runs (
     CONSTRAINT ck_calibration_runs_status
         CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled'))
 );
+-- What a forced apply or rollback overrode, or why a finished run's values were not applied.
+ALTER TABLE calibration_runs ADD COLUMN IF NOT EXISTS apply_note TEXT;
 CREATE INDEX IF NOT EXISTS ix_calibration_runs_tenant_exam_created
     ON calibration_runs (tenant_id, exam_code, created_at);

@@ -200,10 +200,16 @@ def diff_csv(
     status_code=200,
 )
 def apply(
-    request: Request[Any, Any, Any], run_id: ID, runtime: NamedDependency[Runtime]
+    request: Request[Any, Any, Any],
+    run_id: ID,
+    runtime: NamedDependency[Runtime],
+    force: Annotated[bool, QueryParameter()] = False,
 ) -> dict[str, Any]:
-    """Write a finished run's k (e.g. a dry run's) in one transaction."""
-    count = run_apply.apply_run(runtime.sessions, _tenant(request), run_id)
+    """Write a finished run's k (e.g. a dry run's) in one transaction.
+
+    409 when items changed since the run read them, unless ``force=true`` (then recorded).
+    """
+    count = run_apply.apply_run(runtime.sessions, _tenant(request), run_id, force=force)
     return {"run_id": run_id, "applied": count}
 
 
@@ -216,10 +222,17 @@ def apply(
     status_code=200,
 )
 def rollback(
-    request: Request[Any, Any, Any], run_id: ID, runtime: NamedDependency[Runtime]
+    request: Request[Any, Any, Any],
+    run_id: ID,
+    runtime: NamedDependency[Runtime],
+    force: Annotated[bool, QueryParameter()] = False,
 ) -> dict[str, Any]:
-    """Restore the k values the run started from."""
-    count = run_apply.rollback_run(runtime.sessions, _tenant(request), run_id)
+    """Restore the k values the run started from.
+
+    409 naming the newer change(s) when items no longer hold the run's values (a newer run, a
+    manual exposure/set), unless ``force=true`` (then recorded in the run's ``apply_note``).
+    """
+    count = run_apply.rollback_run(runtime.sessions, _tenant(request), run_id, force=force)
     return {"run_id": run_id, "restored": count}
 
 

@@ -199,13 +199,14 @@ def runs_show(run_id: str, as_json: bool, diff_csv: bool) -> None:
 _VALUES_OF = {"sh": "k", "irt": "a/b/c"}  # what applying a run of each kind writes
 
 
-def _write_run_values(run_id: str, rollback: bool) -> None:
+def _write_run_values(run_id: str, rollback: bool, force: bool = False) -> None:
     from qbank.services.calibration.run_apply import apply_run, rollback_run
     from qbank.services.calibration.run_views import get_run
 
     settings = Settings.from_env()
     sessions = open_sessions(settings)
-    count = (rollback_run if rollback else apply_run)(sessions, settings.tenant_id, run_id)
+    write = rollback_run if rollback else apply_run
+    count = write(sessions, settings.tenant_id, run_id, force=force)
     what = _VALUES_OF.get(get_run(sessions, settings.tenant_id, run_id).kind, "values")
     if rollback:
         click.echo(f"restored {what} of {count} items from before run {run_id}")
@@ -213,18 +214,30 @@ def _write_run_values(run_id: str, rollback: bool) -> None:
         click.echo(f"applied {what} of {count} items from run {run_id}")
 
 
+_FORCE_HELP = "write even where items changed since (a newer run, a manual set); recorded"
+
+
 @runs_group.command("apply")
 @click.argument("run_id")
-def runs_apply(run_id: str) -> None:
-    """Write a finished run's new values (e.g. a dry run's) in one transaction."""
-    _write_run_values(run_id, rollback=False)
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
+def runs_apply(run_id: str, force: bool) -> None:
+    """Write a finished run's new values (e.g. a dry run's) in one transaction.
+
+    Refused (nothing written) when items no longer hold the values the run started from.
+    """
+    _write_run_values(run_id, rollback=False, force=force)
 
 
 @runs_group.command("rollback")
 @click.argument("run_id")
-def runs_rollback(run_id: str) -> None:
-    """Restore the values a run started from, in one transaction."""
-    _write_run_values(run_id, rollback=True)
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
+def runs_rollback(run_id: str, force: bool) -> None:
+    """Restore the values a run started from, in one transaction.
+
+    Refused (nothing written) when items no longer hold the run's values: a newer run or a
+    manual change would be undone.
+    """
+    _write_run_values(run_id, rollback=True, force=force)
 
 
 @runs_group.command("cancel")
@@ -238,33 +251,62 @@ def runs_cancel(run_id: str) -> None:
     click.echo(f"run {run_id} cancelled")
 
 
+_BACKOFF_MAX_S = 30.0
+
+
 @click.command("worker")
 @click.option("--queue", "queue_name", help="RQ queue to serve (default: QBANK_RQ_QUEUE or qbank).")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker_command(queue_name: str | None, burst: bool) -> None:
-    """Run background jobs from Redis (needs QBANK_REDIS_URL)."""
+    """Run background jobs from Redis (needs QBANK_REDIS_URL).
+
+    Survives Redis and PostgreSQL outages: it logs the outage, reconnects with backoff (1 s
+    doubling to 30 s) and goes on. A sweep in the worker fails runs whose job or worker vanished.
+    """
+    import time
+
+    import redis
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from qbank.errors import QBankError
     from qbank.jobs.queue import RqJobQueue
-    from qbank.services.calibration.runs import fail_stale_runs
+    from qbank.services.calibration.run_sweep import RunSweeper, sweep_runs
 
     settings = Settings.from_env()
     if not settings.redis_url:
         raise click.UsageError(
             "qbank worker needs QBANK_REDIS_URL (without it, jobs run in-process)"
         )
-    stale = fail_stale_runs(open_sessions(settings))
-    for run_id in stale:
-        click.echo(f"qbank worker: run {run_id} had lost its worker; marked failed", err=True)
-    import redis
-
-    from qbank.errors import ConfigError
-
     queue_name = queue_name or settings.rq_queue
     queue = RqJobQueue(settings.redis_url, queue_name)
-    click.echo(f"qbank worker: queue {queue_name} on {_redact(settings.redis_url)}", err=True)
+    where = _redact(settings.redis_url)
+    click.echo(f"qbank worker: queue {queue_name} on {where}", err=True)
+    sessions = open_sessions(settings)
+    try:  # once now, so the command says what it found; then every 15 s in the background
+        for run in sweep_runs(sessions, queue):
+            click.echo(f"qbank worker: run {run.run_id} had lost its worker or job "
+                       f"({run.reason}); marked failed", err=True)  # fmt: skip
+    except (SQLAlchemyError, QBankError) as error:
+        click.echo(f"qbank worker: cannot sweep runs yet ({type(error).__name__})", err=True)
+    sweeper = RunSweeper(sessions, queue).start()
+    backoff = 1.0
     try:
-        queue.worker().work(burst=burst, with_scheduler=False)
-    except redis.exceptions.ConnectionError as error:
-        raise ConfigError(f"cannot reach Redis at {_redact(settings.redis_url)}: {error}") from None
+        while True:
+            started = time.monotonic()
+            try:
+                queue.worker().work(burst=burst, with_scheduler=False)
+                return  # the queue is empty (--burst) or the worker was asked to stop
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+                what = f"Redis at {where} is unreachable ({error})"
+            except SQLAlchemyError as error:
+                what = f"the database is unreachable ({type(error).__name__})"
+            if time.monotonic() - started > 60:  # it had been working: a new outage
+                backoff = 1.0
+            click.echo(f"qbank worker: {what}; reconnecting in {backoff:.0f} s", err=True)
+            time.sleep(backoff)
+            backoff = min(2 * backoff, _BACKOFF_MAX_S)
+    finally:
+        sweeper.stop()
 
 
 COMMANDS = [db_group, import_command, seed_demo_command, runs_group, worker_command]

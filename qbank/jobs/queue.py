@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import os
+import socket
 import threading
 import traceback
 import uuid
@@ -61,6 +63,13 @@ class JobQueue(Protocol):
         """The job's state; raises NotFoundError for an unknown id."""
         ...
 
+    def lost(self, job_id: str) -> str | None:
+        """Why the job can no longer run (gone, failed, its process dead), or None if it may.
+
+        None also when the queue cannot tell (a job of another process that may be alive).
+        """
+        ...
+
 
 def _resolve(task_path: str) -> Callable[..., Any]:
     module_name, _, name = LEGACY_TASK_PATHS.get(task_path, task_path).rpartition(".")
@@ -75,11 +84,14 @@ class InProcessJobQueue:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qbank-job")
         self._futures: dict[str, Future[Any]] = {}
         self._lock = threading.Lock()
+        # A job id names its owner, so another process can tell a job whose process died.
+        host = socket.gethostname()[:40].replace("~", "-")
+        self._owner = f"inproc~{host}~{os.getpid()}~{uuid.uuid4().hex[:8]}"
 
     def enqueue(self, task_path: str, *args: str) -> str:
         """Queue ``task_path(*args)`` on the background thread."""
         task = _resolve(task_path)
-        job_id = uuid.uuid4().hex
+        job_id = f"{self._owner}~{uuid.uuid4().hex}"
         with self._lock:
             self._futures[job_id] = self._executor.submit(task, *args)
         return job_id
@@ -100,6 +112,21 @@ class InProcessJobQueue:
             return JobStatus(job_id, "failed", error=text)
         return JobStatus(job_id, "finished")
 
+    def lost(self, job_id: str) -> str | None:
+        """A job of this queue that failed, or of a process on this host that is gone."""
+        with self._lock:
+            future = self._futures.get(job_id)
+        if future is not None:
+            error = future.exception() if future.done() else None
+            return None if error is None else f"its job failed: {type(error).__name__}: {error}"
+        owner = _in_process_owner(job_id)
+        if owner is None or owner == self._owner:  # an id of an older format, or forgotten
+            return None if owner is None else "its job is unknown to the process that owns it"
+        _, host, pid, _ = owner.split("~")
+        if host == self._owner.split("~")[1] and pid.isdigit() and not _alive(int(pid)):
+            return f"the process that ran its in-process job (pid {pid}) is gone"
+        return None
+
     def wait(self, job_id: str, timeout_s: float | None = None) -> None:
         """Block until the job ends (for the CLI and tests)."""
         with self._lock:
@@ -109,6 +136,23 @@ class InProcessJobQueue:
     def shutdown(self) -> None:
         """Finish queued jobs and stop the thread."""
         self._executor.shutdown(wait=True)
+
+
+def _in_process_owner(job_id: str) -> str | None:
+    """``inproc~<host>~<pid>~<instance>`` of an in-process job id, or None (an older id)."""
+    if not job_id.startswith("inproc~") or job_id.count("~") != 4:
+        return None
+    return job_id.rsplit("~", 1)[0]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
 
 
 @functools.cache
@@ -175,6 +219,25 @@ class RqJobQueue:
             latest = job.latest_result()
             error = latest.exc_string if latest is not None else None
         return JobStatus(job_id, state.rsplit(".", 1)[-1].lower(), dict(job.meta), error)
+
+    def lost(self, job_id: str) -> str | None:
+        """Gone from Redis (lost its data), or failed, stopped or cancelled in RQ.
+
+        Raises:
+            ConfigError: Redis cannot be reached (then nothing can be told).
+        """
+        import redis
+
+        try:
+            status = self.status(job_id)
+        except NotFoundError:
+            return "its job is gone from Redis (was Redis restarted without its data?)"
+        except redis.exceptions.RedisError as error:
+            raise ConfigError(f"cannot reach Redis to check job {job_id}: {error}") from None
+        if status.state in ("failed", "stopped", "canceled"):
+            tail = (status.error or "").strip().splitlines()[-1:] or ["no error recorded"]
+            return f"its job {status.state} in RQ ({tail[0][:200]})"
+        return None
 
     def worker(self, name: str | None = None) -> Any:
         """An RQ worker on this queue that runs jobs in its own process.

@@ -267,6 +267,7 @@ class ItemCalibration(Base):
     se_a: Mapped[float | None] = mapped_column(Double)
     se_b: Mapped[float | None] = mapped_column(Double)
     se_c: Mapped[float | None] = mapped_column(Double)
+    changed_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class ItemExposureControl(Base):
@@ -280,6 +281,7 @@ class ItemExposureControl(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     sh_p: Mapped[float] = mapped_column(Double)
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    changed_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class FeatureFlag(Base):
@@ -328,6 +330,7 @@ class CalibrationRun(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(Timestamp)
     applied_at: Mapped[datetime | None] = mapped_column(Timestamp)
     rolled_back_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    apply_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)

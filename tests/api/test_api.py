@@ -208,6 +208,20 @@ def test_admin_exposure_and_calibration_runs(client, app_settings):
     assert applied.json()["applied"] == 12
     again = client.post(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}/apply", headers=admin)
     assert again.status_code == 409
+    run_url = f"/v1/admin/exposure/calibrate_sh/runs/{run_id}"
+    assert client.get(run_url, headers=admin).json()["in_effect"] is True
+    client.post("/v1/admin/exposure/set", headers=admin,
+                json={"question_id": ids[1], "version": 1, "sh_p": 0.25})  # fmt: skip
+    superseded = client.get(run_url, headers=admin).json()
+    assert superseded["in_effect"] is False
+    assert superseded["superseded_by"][0]["changed_by"] == "manual"
+    refused = client.post(f"{run_url}/rollback", headers=admin)
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "ChangedSinceError"
+    assert refused.json()["extra"][0]["description"] == "a manual exposure/set"
+    forced = client.post(f"{run_url}/rollback?force=true", headers=admin)
+    assert forced.json()["restored"] == 12
+    assert "rollback forced" in client.get(run_url, headers=admin).json()["apply_note"]
     missing = client.get("/v1/admin/exposure/calibrate_sh/runs/not-a-run", headers=admin)
     assert missing.status_code == 404
     outsider = token(client, "outsider", "other")

@@ -70,7 +70,7 @@ def test_real_worker_runs_a_calibration_and_fails_orphaned_runs():
         init_schema(engine)
         sessions = make_session_factory(engine)
         build_exam(sessions, n_items=20)
-        orphan = create_run(sessions, TENANT, EXAM, PARAMS)
+        orphan = create_run(sessions, TENANT, EXAM, PARAMS, dry_run=True)
         with sessions.begin() as session:  # a run whose worker died long ago
             run = session.get(CalibrationRun, uuid.UUID(orphan))
             run.status, run.heartbeat_at = "running", datetime.now(UTC) - timedelta(hours=1)

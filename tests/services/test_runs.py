@@ -164,7 +164,7 @@ def test_create_validates_before_writing(session_factory, exam):
 
 
 def test_list_filters_and_pages(session_factory, exam):
-    ids = [create_run(session_factory, TENANT, EXAM, PARAMS) for _ in range(5)]
+    ids = [create_run(session_factory, TENANT, EXAM, PARAMS, dry_run=True) for _ in range(5)]
     cancel_run(session_factory, TENANT, ids[0])
     runs, total = list_runs(session_factory, TENANT, page=1, page_size=2)
     assert total == 5

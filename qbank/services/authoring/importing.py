@@ -210,12 +210,13 @@ def insert_items(session: Session, tenant_id: str, items: list[ImportItem]) -> l
                 question_id=created.question_id, version=1, model="3pl",
                 a=item.a if item.a is not None else 1.0, b=item.b if item.b is not None else 0.0,
                 c=item.c if item.c is not None else 0.2, n_respondents=0, updated_at=now,
+                changed_by="import",
             ))  # fmt: skip
         if item.sh_p is not None:
             exposure.append((created.question_id, 1, item.sh_p))
     session.flush()
     if exposure:
-        write_sh_p(session, exposure)
+        write_sh_p(session, exposure, changed_by="import")
     return ids
 
 

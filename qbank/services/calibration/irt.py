@@ -26,7 +26,13 @@ from qbank.irt import calibrate_mml as fit_mml
 from qbank.irt.mml import CycleProgress, MmlResult
 from qbank.jobs.queue import JobQueue
 from qbank.services.calibration.run_views import get_run
-from qbank.services.calibration.runs import RunContext, RunKind, create_run_record, enqueue_run
+from qbank.services.calibration.runs import (
+    ChangedItem,
+    RunContext,
+    RunKind,
+    create_run_record,
+    enqueue_run,
+)
 from qbank.store.models import (
     ItemCalibration,
     Question,
@@ -204,7 +210,9 @@ def calibrate_exam(sessions: sessionmaker[Session], context: RunContext) -> dict
     return _result(data, free, fit, params, history)
 
 
-def _write(session: Session, tenant_id: str, result: dict[str, Any], side: str) -> int:
+def _write(
+    session: Session, tenant_id: str, result: dict[str, Any], side: str, changed_by: str
+) -> int:
     """Write each estimated item's ``after`` (apply) or ``before`` (rollback) values.
 
     An item that had no calibration row before goes back to having none.
@@ -229,13 +237,42 @@ def _write(session: Session, tenant_id: str, result: dict[str, Any], side: str) 
             current = ItemCalibration(question_id=key[0], version=key[1])
             session.add(current)
         current.model, current.n_respondents, current.updated_at = values["model"], values["n"], now
+        current.changed_by = changed_by
         for name in _ESTIMATES:
             setattr(current, name, values[name])
     session.flush()
     return len(rows)
 
 
-IRT_RUN = RunKind("irt", calibrate_exam, _write)
+# Stored values round-trip through JSON exactly; the tolerance only absorbs float formatting.
+_ABC_TOLERANCE = 1e-9
+
+
+def _changed(session: Session, result: dict[str, Any], side: str) -> list[ChangedItem]:
+    """Items whose stored a, b, c are not the result's ``side`` (None: no row expected)."""
+    rows = result["items"]
+    stored = {
+        (row.question_id, row.version): row
+        for row in session.scalars(
+            select(ItemCalibration)
+            .where(ItemCalibration.question_id.in_(sorted({int(r["qid"]) for r in rows})))
+            .with_for_update()
+        )
+    }
+    changed = []
+    for row in rows:
+        key, expected = (int(row["qid"]), int(row["ver"])), row[side]
+        found = stored.get(key)
+        same = (found is None) if expected is None else found is not None and all(
+            abs(getattr(found, name) - float(expected[name])) <= _ABC_TOLERANCE
+            for name in ("a", "b", "c")
+        )  # fmt: skip
+        if not same:
+            changed.append(ChangedItem(*key, found.changed_by if found else None))
+    return changed
+
+
+IRT_RUN = RunKind("irt", calibrate_exam, _write, _changed)
 
 
 def create_irt_run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
+from qbank.services.calibration.run_apply import run_effect
 from qbank.services.calibration.runs import (
     RUN_STATUSES,
     RunDetail,
@@ -34,10 +36,16 @@ MAX_PAGE_SIZE = 200
 
 
 def get_run(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> RunDetail:
-    """One run of the tenant."""
+    """One run of the tenant.
+
+    With whether its values are still in effect, or what superseded them (newer runs,
+    rollbacks, manual changes).
+    """
     fail_stale_runs(sessions)
-    with sessions() as session:
-        return _detail(_run(session, tenant_id, run_id))
+    with sessions.begin() as session:
+        run = _run(session, tenant_id, run_id)
+        in_effect, superseded_by = run_effect(session, run)
+        return dataclasses.replace(_detail(run), in_effect=in_effect, superseded_by=superseded_by)
 
 
 def _parse_day(name: str, value: str | date | None) -> date | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +35,7 @@ __all__ = [
     "RUN_KIND_PATHS",
     "RUN_STATUSES",
     "STALE_AFTER_S",
+    "ChangedItem",
     "RunContext",
     "RunDetail",
     "RunKind",
@@ -49,7 +50,7 @@ __all__ = [
 
 RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 HEARTBEAT_INTERVAL_S = 10.0
-STALE_AFTER_S = 120.0
+STALE_AFTER_S = 45.0  # four missed beats; with a 15 s sweep, failed within 60 s
 
 
 _log = logging.getLogger(__name__)
@@ -80,19 +81,30 @@ class RunContext:
     report: Callable[[int, int, dict[str, Any]], None]
 
 
+class ChangedItem(NamedTuple):
+    """An item whose stored values are not the ones a run expected, and who last wrote them."""
+
+    question_id: int
+    version: int
+    changed_by: str | None  # 'run:<id>', 'rollback:<id>', 'manual', 'import'; None: unrecorded
+
+
 @dataclass(frozen=True, slots=True)
 class RunKind:
     """One kind of run: how it executes and what applying its result writes.
 
     ``execute(sessions, context)`` returns the JSON-ready result. ``write(session, tenant_id,
-    result, side)`` writes the ``"after"`` values (apply) or the ``"before"`` values (rollback)
-    inside the caller's transaction and returns the number of rows; ``None`` means the kind only
-    reports (nothing to apply).
+    result, side, changed_by)`` writes the ``"after"`` values (apply) or the ``"before"`` values
+    (rollback) inside the caller's transaction, recording ``changed_by`` on each row, and
+    returns the number of rows; ``None`` means the kind only reports (nothing to apply).
+    ``changed(session, result, side)`` lists the items whose stored values differ from the
+    result's ``side`` (locking the rows it reads): the compare of compare-and-set.
     """
 
     name: str
     execute: Callable[[sessionmaker[Session], RunContext], dict[str, Any]]
-    write: Callable[[Session, str, dict[str, Any], str], int] | None = None
+    write: Callable[[Session, str, dict[str, Any], str, str], int] | None = None
+    changed: Callable[[Session, dict[str, Any], str], list[ChangedItem]] | None = None
 
 
 # Kinds by name, as "module:attribute" so kind modules can import this one without a cycle.
@@ -157,6 +169,9 @@ class RunDetail:
     heartbeat_at: str | None
     applied_at: str | None
     rolled_back_at: str | None
+    apply_note: str | None = None  # forced applies/rollbacks, or why the values were not applied
+    in_effect: bool = False  # applied, and every item still holds the run's values
+    superseded_by: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The fields of a run listing."""
@@ -178,6 +193,7 @@ def _detail(run: CalibrationRun) -> RunDetail:
         job_id=run.job_id, created_at=_iso(run.created_at), started_at=_iso(run.started_at),
         finished_at=_iso(run.finished_at), heartbeat_at=_iso(run.heartbeat_at),
         applied_at=_iso(run.applied_at), rolled_back_at=_iso(run.rolled_back_at),
+        apply_note=run.apply_note,
     )  # fmt: skip
 
 
@@ -210,16 +226,41 @@ def create_run_record(
     total_iters: int,
     dry_run: bool = False,
 ) -> str:
-    """Record a queued run of any kind with already validated, JSON-ready params; returns its id."""
-    _run_kind(kind)
+    """Record a queued run of any kind with already validated, JSON-ready params; returns its id.
+
+    Raises:
+        ConflictError: a run that writes (not a dry run) of this kind and exam is already queued
+            or running; two would each compute from the same values and the later would
+            overwrite the earlier.
+    """
+    writes = _run_kind(kind).write is not None and not dry_run
     run_id = uuid.uuid4()
     with sessions.begin() as session:
+        if writes:
+            _refuse_a_second_writer(session, tenant_id, kind, exam_code)
         session.add(CalibrationRun(
             id=run_id, tenant_id=tenant_id, kind=kind, exam_code=exam_code, status="queued",
             dry_run=dry_run, params=params, history=[], current_iter=0,
             total_iters=total_iters, created_at=_now(),
         ))  # fmt: skip
     return str(run_id)
+
+
+def _refuse_a_second_writer(session: Session, tenant_id: str, kind: str, exam_code: str) -> None:
+    if session.get_bind().dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE serialises
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                        {"key": f"run:{tenant_id}:{kind}:{exam_code}"})  # fmt: skip
+    busy = session.scalar(
+        select(CalibrationRun.id).where(
+            CalibrationRun.tenant_id == tenant_id, CalibrationRun.kind == kind,
+            CalibrationRun.exam_code == exam_code, CalibrationRun.dry_run.is_(False),
+            CalibrationRun.status.in_(("queued", "running"))).limit(1)
+    )  # fmt: skip
+    if busy is not None:
+        raise ConflictError(
+            f"run {busy} ({kind}) of exam {exam_code} is still queued or running; wait for it, "
+            "cancel it, or start a dry run"
+        )
 
 
 def set_job_id(sessions: sessionmaker[Session], tenant_id: str, run_id: str, job_id: str) -> None:
@@ -282,8 +323,17 @@ def _finish(
         if run.status != "running":
             return  # cancelled (or failed as stale) meanwhile: change nothing
         if not run.dry_run and kind.write is not None:
-            kind.write(session, run.tenant_id, result, "after")
-            run.applied_at = _now()
+            # Compare and set, as apply_run does: values changed while the run ran stay.
+            changed = [] if kind.changed is None else kind.changed(session, result, "before")
+            if changed:
+                who = sorted({str(item.changed_by) for item in changed})
+                run.apply_note = (
+                    f"not applied: {len(changed)} items changed while the run ran "
+                    f"(by {', '.join(who)}); apply it with force to write anyway"
+                )
+            else:
+                kind.write(session, run.tenant_id, result, "after", f"run:{run.id}")
+                run.applied_at = _now()
         run.status, run.result, run.finished_at = "done", result, _now()
 
 

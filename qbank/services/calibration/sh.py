@@ -15,10 +15,16 @@ from qbank.cat import CalibrationParams, CalibrationResult, IterationProgress, c
 from qbank.cat.calibration.sh import compile_simulation
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
 from qbank.jobs.queue import JobQueue
-from qbank.services.calibration.runs import RunContext, RunKind, create_run_record, enqueue_run
+from qbank.services.calibration.runs import (
+    ChangedItem,
+    RunContext,
+    RunKind,
+    create_run_record,
+    enqueue_run,
+)
 from qbank.services.delivery.item_pool import ItemPool, load_exam_pool
 from qbank.services.exposure.sh_p import write_sh_p
-from qbank.store.models import Question
+from qbank.store.models import ItemExposureControl, Question
 
 __all__ = [
     "SH_RUN",
@@ -166,14 +172,42 @@ def _execute_sh(sessions: sessionmaker[Session], context: RunContext) -> dict[st
     return _result(calibrate_pool(pool, params, on_iteration=progress))
 
 
-def _write_sh(session: Session, tenant_id: str, result: dict[str, Any], side: str) -> int:
-    return _write_values(session, tenant_id, result["diff"], side)
+def _write_sh(
+    session: Session, tenant_id: str, result: dict[str, Any], side: str, changed_by: str
+) -> int:
+    return _write_values(session, tenant_id, result["diff"], side, changed_by)
 
 
-SH_RUN = RunKind("sh", _execute_sh, _write_sh)
+# The diff keeps k to 6 decimals, so a stored k within this of the diff's value is that value.
+_K_TOLERANCE = 1e-6
 
 
-def _write_values(session: Session, tenant_id: str, rows: list[dict[str, Any]], key: str) -> int:
+def _changed_sh(session: Session, result: dict[str, Any], side: str) -> list[ChangedItem]:
+    """Items whose stored k is not the diff's ``side`` (an item without a row has k = 1)."""
+    rows = result["diff"]
+    stored = {
+        (row.question_id, row.version): row
+        for row in session.scalars(
+            select(ItemExposureControl)
+            .where(ItemExposureControl.question_id.in_(sorted({int(r["qid"]) for r in rows})))
+            .with_for_update()
+        )
+    }
+    changed = []
+    for row in rows:
+        key = (int(row["qid"]), int(row["ver"]))
+        found = stored.get(key)
+        if abs((found.sh_p if found else 1.0) - float(row[side])) > _K_TOLERANCE:
+            changed.append(ChangedItem(*key, found.changed_by if found else None))
+    return changed
+
+
+SH_RUN = RunKind("sh", _execute_sh, _write_sh, _changed_sh)
+
+
+def _write_values(
+    session: Session, tenant_id: str, rows: list[dict[str, Any]], key: str, changed_by: str
+) -> int:
     question_ids = sorted({int(row["qid"]) for row in rows})
     owned = set(session.scalars(
         select(Question.id).where(Question.id.in_(question_ids), Question.tenant_id == tenant_id)
@@ -181,7 +215,8 @@ def _write_values(session: Session, tenant_id: str, rows: list[dict[str, Any]], 
     missing = [qid for qid in question_ids if qid not in owned]
     if missing:
         raise ConflictError(f"questions {missing[:10]} of the run no longer exist; nothing changed")
-    write_sh_p(session, [(int(row["qid"]), int(row["ver"]), float(row[key])) for row in rows])
+    write_sh_p(session, [(int(row["qid"]), int(row["ver"]), float(row[key])) for row in rows],
+               changed_by)  # fmt: skip
     return len(rows)
 
 

@@ -101,8 +101,14 @@ def _check_sh_p(sh_p: float) -> None:
         raise InvalidInputError(f"sh_p must be in [0, 1], got {sh_p}")
 
 
-def write_sh_p(session: Session, values: Sequence[tuple[int, int, float]]) -> None:
-    """Upsert sh_p for (question_id, version, sh_p) rows inside the caller's transaction."""
+def write_sh_p(
+    session: Session, values: Sequence[tuple[int, int, float]], changed_by: str | None = None
+) -> None:
+    """Upsert sh_p for (question_id, version, sh_p) rows inside the caller's transaction.
+
+    ``changed_by`` records who wrote them (``run:<id>``, ``rollback:<id>``, ``manual``,
+    ``import``): a rollback names it when it finds an item changed since its run.
+    """
     now = datetime.now(UTC)
     question_ids = sorted({qid for qid, _ver, _value in values})
     existing = {
@@ -115,10 +121,10 @@ def write_sh_p(session: Session, values: Sequence[tuple[int, int, float]]) -> No
         row = existing.get((qid, ver))
         if row is None:
             session.add(ItemExposureControl(question_id=qid, version=ver, sh_p=float(value),
-                                            updated_at=now))  # fmt: skip
+                                            updated_at=now, changed_by=changed_by))  # fmt: skip
         else:
             row.sh_p = float(value)
-            row.updated_at = now
+            row.updated_at, row.changed_by = now, changed_by
     session.flush()
 
 
@@ -150,4 +156,4 @@ def _set_one(
         )  # fmt: skip
         if found is None:
             raise NotFoundError(f"question {question_id} version {version} not found")
-        write_sh_p(session, [(question_id, version, sh_p)])
+        write_sh_p(session, [(question_id, version, sh_p)], changed_by="manual")
