@@ -100,3 +100,50 @@ def test_the_worker_survives_redis_going_away_while_a_job_runs():
             server.terminate()
             server.wait(timeout=30)
             engine.dispose()
+
+
+def test_a_killed_workers_run_is_failed_by_the_sweep_within_60_s():
+    """SIGKILL a real worker mid-run; the sweep of another process (as in an API process) fails
+    the run within 60 s, without anybody reading the runs."""
+    from qbank.services.calibration.run_sweep import RunSweeper
+    from qbank.store.models import CalibrationRun
+    from tests.backends import redis_url_or_skip
+
+    redis_url = redis_url_or_skip()
+    with postgres_schema() as database_url:
+        engine = make_engine(database_url)
+        init_schema(engine)
+        sessions = make_session_factory(engine)
+        build_exam(sessions, n_items=20)
+        queue_name = f"qbank-test-{uuid.uuid4().hex[:8]}"
+        queue = RqJobQueue(redis_url, queue_name)
+        env = {**os.environ, "QBANK_DATABASE_URL": database_url, "QBANK_REDIS_URL": redis_url,
+               "QBANK_TENANT_ID": TENANT, "QBANK_RQ_QUEUE": queue_name, "QBANK_ENV": "dev",
+               "QBANK_SECRET": "w" * 40}  # fmt: skip
+        worker = subprocess.Popen([sys.executable, "-m", "qbank.cli", "worker"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        sweeper = None
+        try:
+            slow = CalibrationParams(n=400, test_len=8, iters=500, seed=1)
+            run_id = create_run(sessions, TENANT, EXAM, slow)
+            set_job_id(sessions, TENANT, run_id, queue.enqueue(CALIBRATION_TASK, run_id))
+            _wait_for(lambda: _run_status(sessions, run_id) == "running", 180, "the run to start")
+            worker.kill()
+            worker.wait(timeout=30)
+            killed_at = time.monotonic()
+            sweeper = RunSweeper(sessions, queue).start()
+
+            def failed():
+                with sessions() as session:
+                    return session.get(CalibrationRun, uuid.UUID(run_id)).status == "failed"
+
+            _wait_for(failed, 90, "the sweep to fail the run")
+            assert time.monotonic() - killed_at <= 60 + 2  # + one polling step and some slack
+            assert "stopped responding" in get_run(sessions, TENANT, run_id).error
+        finally:
+            if sweeper is not None:
+                sweeper.stop()
+            if worker.poll() is None:
+                worker.kill()
+            queue._queue.delete(delete_jobs=True)
+            engine.dispose()
