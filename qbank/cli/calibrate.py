@@ -87,6 +87,21 @@ class _Progress:
     show_default=True,
     help="Select at the EAP estimate or at the true θ.",
 )
+@click.option(
+    "--update-rule",
+    type=click.Choice(["multiplicative", "sympson-hetter"]),
+    default="multiplicative",
+    show_default=True,
+    help="k update: the seed's k·(tau/r)^alpha, or Sympson & Hetter 1985 (set-aside lottery).",
+)
+@click.option(
+    "--until-converged",
+    is_flag=True,
+    help="Stop once max_over has stayed <= --tol for 3 iterations (or at --iters).",
+)
+@click.option(
+    "--tol", type=float, default=0.01, show_default=True, help="Tolerance of --until-converged."
+)
 @click.option("--topic-tau", help="Per-topic tau as JSON, e.g. '{\"Cardiology\": 0.1}'.")
 @click.option("--topic-weights", help="Per-topic weights as JSON: tau_topic = tau·w/Σw.")
 @click.option(
@@ -113,6 +128,9 @@ def calibrate_sh_command(
     ceil: float,
     seed: int,
     ability: str,
+    update_rule: str,
+    until_converged: bool,
+    tol: float,
     topic_tau: str | None,
     topic_weights: str | None,
     out_path: str | None,
@@ -150,6 +168,9 @@ def calibrate_sh_command(
         ceil=ceil,
         seed=seed,
         ability=ability,
+        update_rule=update_rule,
+        until_converged=until_converged,
+        tol=tol,
         topic_tau=_parse_topic_map("--topic-tau", topic_tau),
         topic_weights=_parse_topic_map("--topic-weights", topic_weights),
     )
@@ -170,7 +191,10 @@ def calibrate_sh_command(
                 f"({pool.n_items} items, {len(set(pool.topics))} topics)",
                 err=True,
             )
-    report = calibrate_pool(pool, params, on_iteration=_Progress(iters, enabled=not quiet))
+    progress = _Progress(iters, enabled=not quiet)
+    report = calibrate_pool(pool, params, on_iteration=progress)
+    if progress.in_place and len(report.result.history) < iters:
+        click.echo("", err=True)  # the in-place line of a run that stopped early
     if out_path:
         write_k_csv(out_path, pool, report.result.k_after)
     if as_json:

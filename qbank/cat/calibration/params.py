@@ -9,9 +9,18 @@ from typing import NamedTuple
 
 from qbank.errors import InvalidInputError
 
-__all__ = ["ABILITY_MODES", "CalibrationParams", "ThetaDist", "parse_theta_dist"]
+__all__ = [
+    "ABILITY_MODES",
+    "CONVERGED_STREAK",
+    "UPDATE_RULES",
+    "CalibrationParams",
+    "ThetaDist",
+    "parse_theta_dist",
+]
 
 ABILITY_MODES = ("estimated", "true")
+UPDATE_RULES = ("multiplicative", "sympson-hetter")
+CONVERGED_STREAK = 3  # until_converged: max_over ≤ tol for this many iterations in a row
 MAX_SIMULEES = 1_000_000
 MAX_SIMULEE_STEPS = 20_000_000  # n × test_len: the per-position outputs must fit in memory
 MAX_THETA = 10.0
@@ -73,6 +82,12 @@ class CalibrationParams:
     weights w, giving tau_topic = tau · w / Σw over the weighted topics. Where a topic has
     both, ``topic_tau`` wins; items of topics in neither use ``tau``. Topics are compared as
     strings, so JSON keys match numeric topic ids.
+
+    ``update_rule`` is ``multiplicative`` (the seed's k ← k·(τ/r)^alpha, a lottery re-drawn at
+    every position; the default) or ``sympson-hetter`` (Sympson & Hetter 1985: an item that
+    loses its lottery is set aside for the rest of the test, and k ← min(1, τ/P(S)); ``alpha``
+    plays no part). With ``until_converged`` the calibration stops once max_over has stayed
+    ≤ ``tol`` for ``CONVERGED_STREAK`` iterations in a row, or after ``iters``.
     """
 
     tau: float = 0.2
@@ -87,6 +102,9 @@ class CalibrationParams:
     topic_weights: dict[str, float] = field(default_factory=dict)
     seed: int = 0
     ability: str = "estimated"
+    update_rule: str = "multiplicative"
+    until_converged: bool = False
+    tol: float = 0.01
 
     def __post_init__(self) -> None:
         _check_range("tau", self.tau, 0.0, 1.0, open_low=True)
@@ -109,6 +127,15 @@ class CalibrationParams:
             raise InvalidInputError(
                 f"ability must be one of {', '.join(ABILITY_MODES)}, got {self.ability!r}"
             )
+        if self.update_rule not in UPDATE_RULES:
+            raise InvalidInputError(
+                f"update_rule must be one of {', '.join(UPDATE_RULES)}, got {self.update_rule!r}"
+            )
+        if not isinstance(self.until_converged, bool):
+            raise InvalidInputError(
+                f"until_converged must be true or false, got {self.until_converged!r}"
+            )
+        _check_range("tol", self.tol, 0.0, 1.0, open_low=False)
         self._check_topic_map("topic_tau", self.topic_tau, upper=1.0)
         self._check_topic_map("topic_weights", self.topic_weights, upper=MAX_TOPIC_WEIGHT)
 

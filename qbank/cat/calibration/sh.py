@@ -1,11 +1,11 @@
 """Iterative Sympson–Hetter calibration of the exposure parameters k (Sympson & Hetter 1985).
 
-Each iteration simulates ``n`` CATs under the current k, measures each item's exposure rate
-r_i and moves k towards its target: ``k_i ← clip(k_i · (tau_i / r_i)^alpha, floor, ceil)``, or
-``k_i ← min(ceil, max(floor, 1.1 · k_i))`` for an item nobody saw. DESIGN.md writes ``min(1, …)``
-for that second case; we bound it by ``ceil`` too (ceil ≤ 1) so that k never leaves the range
-the user asked for. After the last update one more simulation under the final k measures what
-applying it would give; those are the reported metrics.
+Each iteration simulates ``n`` CATs under the current k, measures each item's exposure and
+moves k towards its target by the run's ``update_rule`` (``update_rules``: the seed's
+multiplicative rule, or the published 1985 rule with its set-aside lottery). After the last
+update one more simulation under the final k measures what applying it would give; those are
+the reported metrics. With ``until_converged`` the loop ends early once max_over has stayed
+≤ ``tol`` for ``CONVERGED_STREAK`` iterations; the result says why it stopped.
 
 The one Python loop is over iterations, so a progress callback can run between them.
 """
@@ -22,7 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from qbank.cat.calibration.params import CalibrationParams, ThetaDist
+from qbank.cat.calibration.params import CONVERGED_STREAK, CalibrationParams, ThetaDist
+from qbank.cat.calibration.update_rules import update_k, update_k_sympson_hetter
 from qbank.cat.metrics import ExposureMetrics, exposure_metrics
 from qbank.cat.simulate import simulate
 from qbank.errors import InvalidInputError
@@ -36,7 +37,6 @@ __all__ = [
     "calibrate_sh",
     "compile_simulation",
     "run_simulation",
-    "update_k",
 ]
 
 SCALAR_METRICS = (
@@ -75,24 +75,7 @@ class CalibrationResult:
     metrics: dict[str, float]  # simulated under k_after
     initial_exposure_rates: np.ndarray  # (n_items,) under k_before (iteration 1)
     final_exposure_rates: np.ndarray  # (n_items,) under k_after
-
-
-def update_k(
-    k: ArrayLike,
-    exposure_rates: ArrayLike,
-    tau: ArrayLike,
-    alpha: ArrayLike,
-    floor: ArrayLike,
-    ceil: ArrayLike,
-) -> jax.Array:
-    """One S–H update of k from observed exposure rates (module docstring)."""
-    k, rates = jnp.asarray(k), jnp.asarray(exposure_rates)
-    safe_rates = jnp.where(rates > 0, rates, 1.0)
-    # k·(tau/r)^alpha in log space, capped at 1 before exp: no 0·inf when k = 0 and r is tiny.
-    log_scaled = jnp.log(k) + alpha * (jnp.log(jnp.asarray(tau)) - jnp.log(safe_rates))
-    scaled = jnp.exp(jnp.minimum(log_scaled, 0.0))
-    unseen = jnp.maximum(floor, 1.1 * k)
-    return jnp.minimum(jnp.clip(jnp.where(rates > 0, scaled, unseen), floor, ceil), 1.0)
+    stop_reason: str = ""  # why the loop ended: "converged: …" or "iters: …"
 
 
 def _draw_true_theta(key: jax.Array, dist: ThetaDist, n: int) -> jax.Array:
@@ -116,6 +99,7 @@ def _iteration(
     dist: ThetaDist,
     select_at_true: bool,
     grid_points: int,
+    update_rule: str,
 ) -> tuple[ExposureMetrics, jax.Array]:
     """One iteration in one compiled call: simulate under k, measure, update k."""
     key = jax.random.fold_in(jax.random.key(seed), iteration)
@@ -123,10 +107,17 @@ def _iteration(
     true_theta = _draw_true_theta(theta_key, dist, n)
     grid = make_grid(grid_points)
     log_prior = prior_log_density(grid)
-    result = simulate(cat_key, items, k, true_theta, grid, log_prior, test_len, select_at_true)
+    published = update_rule == "sympson-hetter"
+    result = simulate(
+        cat_key, items, k, true_theta, grid, log_prior, test_len, select_at_true,
+        set_aside=published,
+    )  # fmt: skip
     metrics = exposure_metrics(
         result.administered, result.theta_hat[:, -1], true_theta, tau, items.a.shape[0]
     )
+    if published:
+        assert result.selection_rates is not None
+        return metrics, update_k_sympson_hetter(result.selection_rates, tau, floor, ceil)
     return metrics, update_k(k, metrics.exposure_rates, tau, alpha, floor, ceil)
 
 
@@ -144,6 +135,7 @@ def compile_simulation(params: CalibrationParams, n_items: int) -> SimulationFn:
         dist=params.theta_distribution,
         select_at_true=params.ability == "true",
         grid_points=61,
+        update_rule=params.update_rule,
     )
     vector = jnp.zeros(n_items, jnp.float32)  # only shape and dtype matter to the compile
     items = ItemParams(vector, vector, vector)
@@ -221,7 +213,7 @@ def calibrate_sh(
     on_iteration: Callable[[IterationProgress], Any] | None = None,
     simulation: SimulationFn | None = None,
 ) -> CalibrationResult:
-    """Run ``params.iters`` S–H iterations from ``k`` and evaluate the result.
+    """Run up to ``params.iters`` S–H iterations from ``k`` and evaluate the result.
 
     Args:
         params: validated calibration parameters (seed included: same seed, same output).
@@ -250,6 +242,7 @@ def calibrate_sh(
     k_current = jnp.asarray(k_before)
     history: list[dict[str, float]] = []
     initial_rates = np.zeros(n_items, np.float32)
+    stop_reason = f"iters: ran all {params.iters} iterations"
     for iteration in range(params.iters):
         outcome = run_simulation(simulation, params, iteration, items, k_current, tau)
         if iteration == 0:
@@ -261,7 +254,19 @@ def calibrate_sh(
                 iteration + 1, params.iters, history[-1], np.asarray(k_current)
             )
             on_iteration(progress)
+        if params.until_converged and _converged(history, params.tol):
+            stop_reason = (
+                f"converged: max_over ≤ {params.tol:g} for the last {CONVERGED_STREAK} "
+                f"iterations (at iteration {iteration + 1} of {params.iters})"
+            )
+            break
+    if params.until_converged and not stop_reason.startswith("converged"):
+        stop_reason = (
+            f"iters: max_over stayed ≤ {params.tol:g} for fewer than {CONVERGED_STREAK} "
+            f"iterations in a row within {params.iters}; not converged"
+        )
 
+    # The final evaluation draws as iteration `iters` would, whether or not the loop ended early.
     final = run_simulation(simulation, params, params.iters, items, k_current, tau)
     return CalibrationResult(
         k_before=k_before,
@@ -271,4 +276,11 @@ def calibrate_sh(
         metrics=final.scalars,
         initial_exposure_rates=initial_rates,
         final_exposure_rates=final.exposure_rates,
+        stop_reason=stop_reason,
     )
+
+
+def _converged(history: list[dict[str, float]], tol: float) -> bool:
+    # Exposure rates are float32 shares: allow their rounding (a rate of 1 reads 1 + 5e-8).
+    recent = history[-CONVERGED_STREAK:]
+    return len(recent) == CONVERGED_STREAK and all(row["max_over"] <= tol + 1e-6 for row in recent)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from qbank.cat import CalibrationParams
 from qbank.services.calibration.sh import CalibrationReport
 
 __all__ = ["format_calibration_report"]
@@ -18,12 +19,22 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [line(header), line(["-" * w for w in widths]), *(line(row) for row in rows)]
 
 
+def _rule(params: CalibrationParams) -> str:
+    if params.update_rule == "sympson-hetter":
+        rule = "rule=sympson-hetter (1985, set-aside lottery)"
+    else:
+        rule = f"rule=multiplicative, alpha={params.alpha}"
+    if params.until_converged:
+        rule += f", until max_over <= {params.tol:g}"
+    return rule
+
+
 def format_calibration_report(report: CalibrationReport, out_path: str | None = None) -> str:
     """History, final metrics, k summary and timing as an aligned text report."""
     params, result = report.params, report.result
     lines = [
         f"Sympson–Hetter calibration: {report.pool.n_items} items, n={params.n}, "
-        f"test_len={params.test_len}, tau={params.tau}, alpha={params.alpha}, "
+        f"test_len={params.test_len}, tau={params.tau}, {_rule(params)}, "
         f"iters={params.iters}, ability={params.ability}, seed={params.seed}",
         "",
     ]
@@ -61,6 +72,7 @@ def format_calibration_report(report: CalibrationReport, out_path: str | None = 
         f"RMSE {final['rmse']:.3f}",
         f"k: {changed} of {len(k_after)} items changed; {int(np.sum(k_after < 1))} below 1, "
         f"min {float(k_after.min()):.3f}, median {float(np.median(k_after)):.3f}",
+        f"stopped: {result.stop_reason}",
         f"time: compile {report.compile_s:.2f} s, run {report.run_s:.2f} s, "
         f"{report.simulee_steps_per_s:,.0f} simulee-steps/s",
     ]

@@ -43,7 +43,7 @@ class CalibrationReport:
     @property
     def simulee_steps_per_s(self) -> float:
         """Simulated item administrations per second (iterations plus the final evaluation)."""
-        steps = (self.params.iters + 1) * self.params.n * self.params.test_len
+        steps = (len(self.result.history) + 1) * self.params.n * self.params.test_len
         return steps / self.run_s if self.run_s > 0 else float("inf")
 
     def k_rows(self) -> list[dict[str, Any]]:
@@ -60,10 +60,12 @@ class CalibrationReport:
         ]
 
     def as_json(self) -> dict[str, Any]:
-        """The CLI's ``--json`` object: history, metrics, timing and k."""
+        """The CLI's ``--json`` object: history, metrics, why it stopped, timing and k."""
         return {
+            "update_rule": self.params.update_rule,
             "history": self.result.history,
             "metrics": self.result.metrics,
+            "stop_reason": self.result.stop_reason,
             "timing": {
                 "compile_s": self.compile_s,
                 "run_s": self.run_s,
@@ -146,6 +148,7 @@ def _result(report: Any) -> dict[str, Any]:
     ]  # fmt: skip
     return {
         "updated": sum(1 for row in diff if row["delta"] != 0),
+        "stop_reason": result.stop_reason,
         "history": result.history,
         "metrics": result.metrics,
         "diff": diff,
