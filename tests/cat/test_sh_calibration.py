@@ -49,6 +49,17 @@ def test_sympson_hetter_update_by_hand():
     )  # fmt: skip
 
 
+def test_conditional_updates_each_stratum_by_hand():
+    """Stocking & Lewis (1998): each row of k is updated from its own stratum's figures."""
+    k = jnp.array([[0.8, 0.5], [0.5, 0.5]])
+    rates = jnp.array([[0.4, 0.1], [0.1, 0.0]])
+    np.testing.assert_allclose(update_k(k, rates, 0.2, 1.0, 0.02, 1.0),
+                               [[0.4, 1.0], [1.0, 0.55]], rtol=1e-6)  # fmt: skip
+    selection = jnp.array([[0.8, 0.1], [0.25, 0.5]])
+    np.testing.assert_allclose(update_k_sympson_hetter(selection, jnp.array([0.2, 0.1]), 0, 1),
+                               [[0.25, 1.0], [0.8, 0.2]], rtol=1e-6)  # fmt: skip
+
+
 N_ITEMS = 16
 unit = st.floats(0, 1, width=32)
 
@@ -154,6 +165,12 @@ def test_a_lower_topic_tau_suppresses_that_topic(small_pool):
         ("until_converged", 1, "until_converged"),
         ("tol", -0.1, "tol"),
         ("tol", 1.5, "tol"),
+        ("strata", [0.5, -0.5], "must increase"),
+        ("strata", [0.0, 0.0], "must increase"),
+        ("strata", ["a"], "list of numbers"),
+        ("strata", [float("nan")], "must lie in"),
+        ("strata", list(range(-5, 5)), "at most 9"),
+        ("conditional", "yes", "conditional"),
     ],
 )
 def test_bad_parameters_are_refused(field, value, message):
@@ -241,6 +258,34 @@ def test_sympson_hetter_rule_reaches_the_target_within_ten_iterations():
     assert min(max_exp) <= 0.235
     assert result.metrics["max_exp"] <= 0.235
     assert result.metrics["rmse"] < 0.45
+
+
+def test_conditional_calibration_keeps_one_k_per_stratum(small_pool):
+    params = CalibrationParams(n=300, test_len=8, iters=2, tau=0.3, conditional=True,
+                               strata=[-0.5, 0.5])  # fmt: skip
+    result = calibrate_sh(params, small_pool, np.ones(40))
+    assert result.k_before.shape == result.k_after.shape == (3, 40)
+    assert not np.array_equal(result.k_after[0], result.k_after[2])
+    assert len(result.history[0]["conditional_max_exp"]) == 3
+    assert len(result.metrics["calibrated_conditional_max_exp"]) == 3
+    with pytest.raises(InvalidInputError, match="3 × 40"):
+        calibrate_sh(params, small_pool, np.ones((2, 40)))
+
+
+@pytest.mark.slow
+def test_conditional_sympson_hetter_meets_its_target_in_every_stratum():
+    """Issue 18's goal: pool 300, n 10000, test_len 25, tau 0.2, 25 iterations, 1985 rule,
+    strata -1, -0.3, 0.3, 1: every stratum's max exposure ≤ 0.25 as calibrated (lottery by true
+    θ), where unconditional S–H leaves the extreme strata far above tau."""
+    items = synthetic_pool(jax.random.key(2026), 300)
+    base = {"tau": 0.2, "n": 10_000, "test_len": 25, "iters": 25, "seed": 1,
+            "update_rule": "sympson-hetter", "strata": [-1, -0.3, 0.3, 1]}  # fmt: skip
+    conditional = calibrate_sh(CalibrationParams(**base, conditional=True), items, np.ones(300))
+    assert max(conditional.metrics["calibrated_conditional_max_exp"]) <= 0.25
+    unconditional = calibrate_sh(CalibrationParams(**base), items, np.ones(300))
+    extremes = unconditional.metrics["conditional_max_exp"]
+    assert min(extremes[0], extremes[-1]) > 0.5
+    assert unconditional.metrics["max_exp"] <= 0.235
 
 
 @pytest.mark.slow

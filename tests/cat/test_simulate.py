@@ -175,3 +175,24 @@ def test_set_aside_rates_agree_with_the_plain_python_walk():
             fast_rates,
             ref_rates,
         )
+
+
+def test_conditional_k_takes_the_row_of_the_true_or_the_estimated_stratum():
+    """Two strata cut at 0. Stratum 1 only accepts item 2; stratum 0 accepts everything. By true
+    θ, simulees at θ = +1 all start with item 2 and those at −1 with the most informative item;
+    by θ̂, everyone starts in stratum 1 (θ̂ = 0 before any answer) and gets item 2."""
+    k = jnp.array([[1.0, 1.0, 1.0], [0.0, 0.0, 1.0]])
+    theta = jnp.concatenate([jnp.full(500, -1.0), jnp.full(500, 1.0)])
+
+    def first_items(by_estimate):
+        result = simulate_jit(
+            jax.random.key(2), _fixed_order_pool(), k, theta, GRID, LOG_PRIOR, test_len=1,
+            select_at_true=not by_estimate, strata_edges=jnp.array([0.0]),
+            stratum_by_estimate=by_estimate,
+        )  # fmt: skip
+        return np.asarray(result.administered[:, 0])
+
+    by_true = first_items(False)
+    assert set(by_true[500:]) == {2}
+    assert 2 not in set(by_true[:500])
+    assert set(first_items(True)) == {2}
