@@ -145,6 +145,8 @@ class CalibrationStartIn(msgspec.Struct):
     update_rule: Literal["multiplicative", "sympson-hetter"] = "multiplicative"
     until_converged: bool = False
     tol: Annotated[float, Meta(ge=0, le=1)] = 0.01
+    conditional: bool = False
+    strata: Annotated[list[Annotated[float, Meta(ge=-10, le=10)]], Meta(max_length=9)] = []
     dry_run: bool = False
 
 

@@ -302,6 +302,10 @@ def test_calibration_with_the_published_rule_until_converged(client, app_setting
                       json={"exam_code": "EX", "update_rule": "additive"})  # fmt: skip
     assert bad.status_code == 400
     assert bad.json()
+    conditional = client.post("/v1/admin/exposure/calibrate_sh/start", headers=admin,
+                              json={"exam_code": "EX", "conditional": True})  # fmt: skip
+    assert conditional.status_code == 400
+    assert "one k per item" in conditional.json()["detail"]
     started = client.post("/v1/admin/exposure/calibrate_sh/start", headers=admin, json={
         "exam_code": "EX", "n": 100, "test_len": 4, "iters": 8, "tau": 1.0, "dry_run": True,
         "update_rule": "sympson-hetter", "until_converged": True, "tol": 0.0})  # fmt: skip
