@@ -142,6 +142,11 @@ class CalibrationStartIn(msgspec.Struct):
     topic_weights: dict[Annotated[str, Meta(max_length=200, pattern=NO_NUL)], float] = {}
     seed: Annotated[int, Meta(ge=0, le=2**32 - 1)] = 0
     ability: Literal["estimated", "true"] = "estimated"
+    update_rule: Literal["multiplicative", "sympson-hetter"] = "multiplicative"
+    until_converged: bool = False
+    tol: Annotated[float, Meta(ge=0, le=1)] = 0.01
+    conditional: bool = False
+    strata: Annotated[list[Annotated[float, Meta(ge=-10, le=10)]], Meta(max_length=9)] = []
     dry_run: bool = False
 
 

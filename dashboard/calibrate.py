@@ -13,7 +13,7 @@ from dashboard.charts import history_chart
 from dashboard.context import DashboardContext
 from dashboard.feedback import Feedback, feedback_alert
 from dashboard.jobs import RunFollower
-from qbank.cat import ABILITY_MODES, CalibrationParams
+from qbank.cat import ABILITY_MODES, UPDATE_RULES, CalibrationParams
 from qbank.errors import InvalidInputError, QBankError
 from qbank.services.calibration.sh import start_run
 from qbank.services.exposure.table import list_exams
@@ -21,7 +21,7 @@ from qbank.services.exposure.table import list_exams
 __all__ = ["CalibratePage", "parse_topic_map"]
 
 _DEFAULTS = CalibrationParams()
-_NUMBERS = ("tau", "n", "test_len", "iters", "alpha", "floor", "ceil", "seed")
+_NUMBERS = ("tau", "n", "test_len", "iters", "alpha", "floor", "ceil", "seed", "tol")
 
 
 def parse_topic_map(name: str, text: str) -> dict[str, float]:
@@ -59,6 +59,9 @@ class CalibratePage(Viewer):
     topic_tau = param.String(default="", doc='JSON {"topic": tau}')
     topic_weights = param.String(default="", doc='JSON {"topic": weight}')
     seed = param.Integer(default=_DEFAULTS.seed, allow_None=True)
+    update_rule = param.Selector(default=_DEFAULTS.update_rule, objects=list(UPDATE_RULES))
+    until_converged = param.Boolean(default=_DEFAULTS.until_converged)
+    tol = param.Number(default=_DEFAULTS.tol, allow_None=True)
     dry_run = param.Boolean(default=True)
 
     def __init__(self, context: DashboardContext, **params: Any) -> None:
@@ -87,6 +90,7 @@ class CalibratePage(Viewer):
         numbers = {name: getattr(self, name) for name in _NUMBERS}
         return CalibrationParams(
             **numbers, theta_dist=self.theta_dist.strip(), ability=self.ability,
+            update_rule=self.update_rule, until_converged=self.until_converged,
             topic_tau=parse_topic_map("topic_tau", self.topic_tau),
             topic_weights=parse_topic_map("topic_weights", self.topic_weights),
         )  # fmt: skip
@@ -134,6 +138,12 @@ class CalibratePage(Viewer):
             pn.widgets.TextInput.from_param(self.param.topic_weights,
                                             label="per-topic weights (JSON)",
                                             placeholder='{"Cardiology": 2, "Neurology": 1}'),
+            pn.Row(pn.widgets.Select.from_param(self.param.update_rule, label="update rule",
+                                                width=150),
+                   _number(self.param.tol, "tol (max_over)", 0.005)),
+            pn.widgets.Checkbox.from_param(
+                self.param.until_converged,
+                label="until converged (max_over <= tol for 3 iterations, or at iterations)"),
             pn.widgets.Checkbox.from_param(self.param.dry_run, label="dry run (apply later)"),
             pn.Row(_button("Start", "primary", self.start),
                    _button("Cancel", "warning", self.run.cancel)),

@@ -44,7 +44,8 @@ def test_json_output_is_exactly_one_object(pool_csv):
     done = qbank("calibrate-sh", "--pool", str(pool_csv), *FAST, "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert set(report) == {"history", "metrics", "timing", "k"}
+    assert set(report) == {"update_rule", "conditional", "strata", "history", "metrics",
+                           "stop_reason", "timing", "k"}  # fmt: skip
     assert [row["iter"] for row in report["history"]] == [1, 2]
     assert set(report["history"][0]) >= {"iter", "avg_exp", "max_over", "max_exp"}
     assert set(report["metrics"]) >= {"max_exp", "chi2", "overlap", "unused_share", "bias", "rmse"}
@@ -108,10 +109,43 @@ def test_synthetic_pool(tmp_path):
     assert done.stderr == ""
 
 
+def test_conditional_run_reports_k_and_exposure_by_stratum(pool_csv):
+    done = qbank("calibrate-sh", "--pool", str(pool_csv), *FAST, "--conditional",
+                 "--strata=-0.5,0.5", "--json", "--quiet")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["conditional"], report["strata"]) == (True, [-0.5, 0.5])
+    assert all(len(row["after"]) == 3 for row in report["k"])
+    assert len(report["metrics"]["conditional_max_exp"]) == 3
+    assert len(report["metrics"]["calibrated_conditional_max_exp"]) == 3
+    assert len(report["history"][0]["conditional_max_exp"]) == 3
+
+
+def test_published_rule_until_converged(pool_csv):
+    """tau 1 is met at once: the run stops after 3 iterations of 10 and says so."""
+    done = qbank("calibrate-sh", "--pool", str(pool_csv), "--n", "60", "--test-len", "5",
+                 "--iters", "10", "--tau", "1", "--update-rule", "sympson-hetter",
+                 "--until-converged", "--tol", "0", "--json", "--quiet")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["update_rule"] == "sympson-hetter"
+    assert len(report["history"]) == 3
+    assert report["stop_reason"].startswith("converged")
+    text = qbank("calibrate-sh", "--pool", str(pool_csv), *FAST, "--update-rule",
+                 "sympson-hetter", "--quiet")  # fmt: skip
+    assert "rule=sympson-hetter" in text.stdout
+    assert "stopped: iters: ran all 2 iterations" in text.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--pool", "missing.csv"], "not found"),
+        (["--update-rule", "additive"], "--update-rule"),
+        (["--conditional", "--strata", "1,0"], "strata cut points must increase"),
+        (["--conditional", "--strata", "a,b"], "--strata must be numbers"),
+        (["--conditional", "--out", "k.csv"], "--out writes one k per item"),
+        (["--tol", "-1", "--until-converged"], "tol must be"),
         (["--tau", "1.5"], "tau must be in (0.0, 1.0]"),
         (["--tau", "0"], "tau must be"),
         (["--n", "0"], "n must be"),

@@ -2,6 +2,7 @@
 
 from qbank.cat.calibration.params import (
     ABILITY_MODES,
+    UPDATE_RULES,
     CalibrationParams,
     ThetaDist,
     parse_theta_dist,
@@ -12,8 +13,8 @@ from qbank.cat.calibration.sh import (
     calibrate_sh,
     compile_simulation,
     run_simulation,
-    update_k,
 )
+from qbank.cat.calibration.update_rules import update_k, update_k_sympson_hetter
 from qbank.cat.exposure.sympson_hetter import select_sympson_hetter, select_sympson_hetter_batch
 from qbank.cat.metrics import (
     ExposureMetrics,
@@ -35,6 +36,7 @@ from qbank.cat.synthetic import synthetic_pool
 __all__ = [
     "ABILITY_MODES",
     "SELECTORS",
+    "UPDATE_RULES",
     "CalibrationParams",
     "CalibrationResult",
     "ExposureMetrics",
@@ -63,4 +65,5 @@ __all__ = [
     "synthetic_pool",
     "theta_strata",
     "update_k",
+    "update_k_sympson_hetter",
 ]

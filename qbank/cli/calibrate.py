@@ -23,6 +23,17 @@ def _parse_topic_map(option: str, text: str | None) -> dict[str, float]:
     return {str(topic): weight for topic, weight in value.items()}
 
 
+def _parse_strata(text: str | None) -> list[float]:
+    if not text:
+        return []
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise click.UsageError(
+            f"--strata must be numbers separated by commas, got {text!r}"
+        ) from None
+
+
 class _Progress:
     """One line per iteration on stderr (redrawn in place on a terminal)."""
 
@@ -87,6 +98,30 @@ class _Progress:
     show_default=True,
     help="Select at the EAP estimate or at the true θ.",
 )
+@click.option(
+    "--update-rule",
+    type=click.Choice(["multiplicative", "sympson-hetter"]),
+    default="multiplicative",
+    show_default=True,
+    help="k update: the seed's k·(tau/r)^alpha, or Sympson & Hetter 1985 (set-aside lottery).",
+)
+@click.option(
+    "--until-converged",
+    is_flag=True,
+    help="Stop once max_over has stayed <= --tol for 3 iterations (or at --iters).",
+)
+@click.option(
+    "--tol", type=float, default=0.01, show_default=True, help="Tolerance of --until-converged."
+)
+@click.option(
+    "--conditional",
+    is_flag=True,
+    help="Conditional S–H (Stocking & Lewis 1998): one k per item and θ stratum.",
+)
+@click.option(
+    "--strata",
+    help="θ cut points of the strata, e.g. '-1,-0.3,0.3,1' (default: 5 N(0,1) quintiles).",
+)
 @click.option("--topic-tau", help="Per-topic tau as JSON, e.g. '{\"Cardiology\": 0.1}'.")
 @click.option("--topic-weights", help="Per-topic weights as JSON: tau_topic = tau·w/Σw.")
 @click.option(
@@ -113,6 +148,11 @@ def calibrate_sh_command(
     ceil: float,
     seed: int,
     ability: str,
+    update_rule: str,
+    until_converged: bool,
+    tol: float,
+    conditional: bool,
+    strata: str | None,
     topic_tau: str | None,
     topic_weights: str | None,
     out_path: str | None,
@@ -150,9 +190,18 @@ def calibrate_sh_command(
         ceil=ceil,
         seed=seed,
         ability=ability,
+        update_rule=update_rule,
+        until_converged=until_converged,
+        tol=tol,
+        conditional=conditional,
+        strata=_parse_strata(strata),
         topic_tau=_parse_topic_map("--topic-tau", topic_tau),
         topic_weights=_parse_topic_map("--topic-weights", topic_weights),
     )
+    if conditional and out_path:
+        raise click.UsageError(
+            "--out writes one k per item; a conditional run's k per stratum are in --json"
+        )
     if exam_code is not None:
         if out_path:
             raise click.UsageError("--out works with --pool or --synthetic; use 'qbank runs show'")
@@ -170,7 +219,10 @@ def calibrate_sh_command(
                 f"({pool.n_items} items, {len(set(pool.topics))} topics)",
                 err=True,
             )
-    report = calibrate_pool(pool, params, on_iteration=_Progress(iters, enabled=not quiet))
+    progress = _Progress(iters, enabled=not quiet)
+    report = calibrate_pool(pool, params, on_iteration=progress)
+    if progress.in_place and len(report.result.history) < iters:
+        click.echo("", err=True)  # the in-place line of a run that stopped early
     if out_path:
         write_k_csv(out_path, pool, report.result.k_after)
     if as_json:

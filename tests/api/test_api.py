@@ -343,3 +343,36 @@ def test_a_student_at_the_active_quiz_limit_gets_429(app_settings):
     assert refused.status_code == 429
     assert refused.json()["error"] == "RateLimitedError"
     assert refused.headers["retry-after"] == "60"
+
+
+def test_calibration_with_the_published_rule_until_converged(client, app_settings):
+    publish_exam(client, n=12)
+    admin = token(client, "admin")
+    bad = client.post("/v1/admin/exposure/calibrate_sh/start", headers=admin,
+                      json={"exam_code": "EX", "update_rule": "additive"})  # fmt: skip
+    assert bad.status_code == 400
+    assert bad.json()
+    conditional = client.post("/v1/admin/exposure/calibrate_sh/start", headers=admin,
+                              json={"exam_code": "EX", "conditional": True})  # fmt: skip
+    assert conditional.status_code == 400
+    assert "one k per item" in conditional.json()["detail"]
+    started = client.post("/v1/admin/exposure/calibrate_sh/start", headers=admin, json={
+        "exam_code": "EX", "n": 100, "test_len": 4, "iters": 8, "tau": 1.0, "dry_run": True,
+        "update_rule": "sympson-hetter", "until_converged": True, "tol": 0.0})  # fmt: skip
+    assert started.status_code == 201, started.text
+    run_id = started.json()["run_id"]
+    if app_settings.redis_url:  # a worker serves the RQ queue
+        from qbank.jobs.queue import RqJobQueue
+
+        RqJobQueue(app_settings.redis_url, app_settings.rq_queue).worker().work(burst=True)
+    detail = {}
+    for _ in range(300):
+        detail = client.get(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}", headers=admin).json()
+        if detail["status"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert detail["status"] == "done", detail
+    assert detail["params"]["update_rule"] == "sympson-hetter"
+    assert detail["params"]["until_converged"] is True
+    assert len(detail["history"]) == 3  # tau 1 is met at once: 3 iterations in a row of 8
+    assert detail["result"]["stop_reason"].startswith("converged")

@@ -6,7 +6,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from qbank.cat import CalibrationParams, calibrate_sh, synthetic_pool, update_k
+from qbank.cat import (
+    CalibrationParams,
+    calibrate_sh,
+    synthetic_pool,
+    update_k,
+    update_k_sympson_hetter,
+)
+from qbank.cat.calibration.params import CONVERGED_STREAK
 from qbank.errors import InvalidInputError
 
 
@@ -23,6 +30,34 @@ def test_update_rule_by_hand():
 def test_update_respects_ceil():
     new_k = update_k(jnp.array([0.5, 0.5]), jnp.array([0.05, 0.0]), 0.2, 1.0, 0.02, 0.7)
     np.testing.assert_allclose(new_k, [0.7, 0.55], rtol=1e-6)
+
+
+def test_sympson_hetter_update_by_hand():
+    """k = min(1, tau/P(S)) where P(S) > tau, else 1; then floor and ceil (Sympson & Hetter
+    1985). The previous k plays no part."""
+    selection = jnp.array([0.5, 0.1, 0.3, 0.0, 1.0])
+    np.testing.assert_allclose(
+        update_k_sympson_hetter(selection, 0.2, 0.02, 1.0), [0.4, 1.0, 2 / 3, 1.0, 0.2], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        update_k_sympson_hetter(selection, 0.2, 0.3, 0.9), [0.4, 0.9, 2 / 3, 0.9, 0.3], rtol=1e-6
+    )
+    per_item_tau = jnp.array([0.1, 0.2, 0.3, 0.2, 0.05])
+    np.testing.assert_allclose(
+        update_k_sympson_hetter(selection, per_item_tau, 0.0, 1.0), [0.2, 1.0, 1.0, 1.0, 0.05],
+        rtol=1e-6,
+    )  # fmt: skip
+
+
+def test_conditional_updates_each_stratum_by_hand():
+    """Stocking & Lewis (1998): each row of k is updated from its own stratum's figures."""
+    k = jnp.array([[0.8, 0.5], [0.5, 0.5]])
+    rates = jnp.array([[0.4, 0.1], [0.1, 0.0]])
+    np.testing.assert_allclose(update_k(k, rates, 0.2, 1.0, 0.02, 1.0),
+                               [[0.4, 1.0], [1.0, 0.55]], rtol=1e-6)  # fmt: skip
+    selection = jnp.array([[0.8, 0.1], [0.25, 0.5]])
+    np.testing.assert_allclose(update_k_sympson_hetter(selection, jnp.array([0.2, 0.1]), 0, 1),
+                               [[0.25, 1.0], [0.8, 0.2]], rtol=1e-6)  # fmt: skip
 
 
 N_ITEMS = 16
@@ -126,6 +161,16 @@ def test_a_lower_topic_tau_suppresses_that_topic(small_pool):
         ("n", 2.5, "n must"),
         ("seed", 2**32, "seed"),
         ("seed", -1, "seed"),
+        ("update_rule", "additive", "update_rule"),
+        ("until_converged", 1, "until_converged"),
+        ("tol", -0.1, "tol"),
+        ("tol", 1.5, "tol"),
+        ("strata", [0.5, -0.5], "must increase"),
+        ("strata", [0.0, 0.0], "must increase"),
+        ("strata", ["a"], "list of numbers"),
+        ("strata", [float("nan")], "must lie in"),
+        ("strata", list(range(-5, 5)), "at most 9"),
+        ("conditional", "yes", "conditional"),
     ],
 )
 def test_bad_parameters_are_refused(field, value, message):
@@ -166,6 +211,81 @@ def test_true_ability_mode_and_uniform_thetas_run(small_pool):
     result = calibrate_sh(params, small_pool, np.ones(40))
     assert len(result.history) == 2
     assert result.metrics["rmse"] < 0.8
+
+
+def test_until_converged_stops_after_a_streak_and_says_why(small_pool):
+    """tau 1 can never be exceeded: max_over ≤ 0 from iteration 1, so the run stops after
+    CONVERGED_STREAK iterations of the 20 allowed."""
+    params = CalibrationParams(n=200, test_len=8, iters=20, tau=1.0, until_converged=True, tol=0.0)
+    result = calibrate_sh(params, small_pool, np.ones(40))
+    assert len(result.history) == CONVERGED_STREAK
+    assert result.stop_reason.startswith("converged")
+    assert f"iteration {CONVERGED_STREAK} of 20" in result.stop_reason
+
+
+def test_until_converged_that_never_converges_runs_every_iteration(small_pool):
+    """8 of 40 items per test cannot all stay under tau 0.1 (the mean exposure is 0.2)."""
+    params = CalibrationParams(n=200, test_len=8, iters=4, tau=0.1, until_converged=True)
+    result = calibrate_sh(params, small_pool, np.ones(40))
+    assert len(result.history) == 4
+    assert "not converged" in result.stop_reason
+    plain = calibrate_sh(CalibrationParams(n=200, test_len=8, iters=4), small_pool, np.ones(40))
+    assert plain.stop_reason == "iters: ran all 4 iterations"
+
+
+def test_sympson_hetter_rule_is_reproducible_and_stays_in_bounds(small_pool):
+    params = CalibrationParams(n=300, test_len=8, iters=3, tau=0.3, seed=5,
+                               update_rule="sympson-hetter", floor=0.05)  # fmt: skip
+    first = calibrate_sh(params, small_pool, np.ones(40))
+    again = calibrate_sh(params, small_pool, np.ones(40))
+    np.testing.assert_array_equal(first.k_after, again.k_after)
+    assert np.all((first.k_after >= 0.05 - 1e-7) & (first.k_after <= 1.0))
+    multiplicative = calibrate_sh(SMALL, small_pool, np.ones(40))
+    assert not np.array_equal(first.k_after, multiplicative.k_after)
+
+
+@pytest.mark.slow
+def test_sympson_hetter_rule_reaches_the_target_within_ten_iterations():
+    """Issue 18's goal: pool 300, n 5000, test_len 25, tau 0.2, estimated ability: max_exp
+    ≤ 0.235 within 10 iterations under the 1985 rule, where the seed's rule at alpha 1 is
+    still far above it (0.34 at iteration 10 in the README's table)."""
+    items = synthetic_pool(jax.random.key(2026), 300)
+    params = CalibrationParams(tau=0.2, n=5000, test_len=25, iters=10, seed=1,
+                               update_rule="sympson-hetter")  # fmt: skip
+    result = calibrate_sh(params, items, np.ones(300))
+    max_exp = [row["max_exp"] for row in result.history]
+    assert max_exp[0] > 0.4
+    assert min(max_exp) <= 0.235
+    assert result.metrics["max_exp"] <= 0.235
+    assert result.metrics["rmse"] < 0.45
+
+
+def test_conditional_calibration_keeps_one_k_per_stratum(small_pool):
+    params = CalibrationParams(n=300, test_len=8, iters=2, tau=0.3, conditional=True,
+                               strata=[-0.5, 0.5])  # fmt: skip
+    result = calibrate_sh(params, small_pool, np.ones(40))
+    assert result.k_before.shape == result.k_after.shape == (3, 40)
+    assert not np.array_equal(result.k_after[0], result.k_after[2])
+    assert len(result.history[0]["conditional_max_exp"]) == 3
+    assert len(result.metrics["calibrated_conditional_max_exp"]) == 3
+    with pytest.raises(InvalidInputError, match="3 × 40"):
+        calibrate_sh(params, small_pool, np.ones((2, 40)))
+
+
+@pytest.mark.slow
+def test_conditional_sympson_hetter_meets_its_target_in_every_stratum():
+    """Issue 18's goal: pool 300, n 10000, test_len 25, tau 0.2, 25 iterations, 1985 rule,
+    strata -1, -0.3, 0.3, 1: every stratum's max exposure ≤ 0.25 as calibrated (lottery by true
+    θ), where unconditional S–H leaves the extreme strata far above tau."""
+    items = synthetic_pool(jax.random.key(2026), 300)
+    base = {"tau": 0.2, "n": 10_000, "test_len": 25, "iters": 25, "seed": 1,
+            "update_rule": "sympson-hetter", "strata": [-1, -0.3, 0.3, 1]}  # fmt: skip
+    conditional = calibrate_sh(CalibrationParams(**base, conditional=True), items, np.ones(300))
+    assert max(conditional.metrics["calibrated_conditional_max_exp"]) <= 0.25
+    unconditional = calibrate_sh(CalibrationParams(**base), items, np.ones(300))
+    extremes = unconditional.metrics["conditional_max_exp"]
+    assert min(extremes[0], extremes[-1]) > 0.5
+    assert unconditional.metrics["max_exp"] <= 0.235
 
 
 @pytest.mark.slow

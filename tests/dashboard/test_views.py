@@ -12,7 +12,7 @@ from dashboard.login import LoginForm
 from dashboard.runs import RunsPage, can_apply, can_roll_back, describe
 from dashboard.sweep import SweepPage
 from qbank.errors import InvalidInputError
-from qbank.services.calibration.run_views import list_runs
+from qbank.services.calibration.run_views import get_run, list_runs
 from qbank.services.calibration.runs import execute_run
 from qbank.services.delivery.item_pool import load_exam_pool
 from tests.dashboard.conftest import PASSWORD, TENANT
@@ -138,6 +138,8 @@ def test_parse_sh_p_accepts_numbers_and_numeric_text():
         ({"topic_tau": '{"Nowhere": 0.1}'}, "Nowhere"),
         ({"n": None}, "give a value for n"),
         ({"theta_dist": "gamma1"}, "theta_dist"),
+        ({"tol": None}, "give a value for tol"),
+        ({"tol": -0.5}, "tol must be in"),
     ],
 )
 def test_calibrate_refuses_bad_input_and_starts_nothing(context, exam, fields, message):
@@ -162,6 +164,18 @@ def test_calibrate_starts_a_run_and_follows_it_to_done(context, exam):
     assert stored_k(context, exam[0].question_id) == 1.0  # a dry run writes nothing
     page.run.cancel()
     assert "Nothing to cancel" in page.feedback.message
+
+
+def test_calibrate_passes_the_update_rule_and_stopping_rule(context, exam):
+    page = CalibratePage(context, **{**SMALL, "iters": 6, "tau": 1.0},
+                         update_rule="sympson-hetter", until_converged=True, tol=0.0)  # fmt: skip
+    assert page.start() is True
+    run_queued(context)
+    page.run.poll()
+    run = get_run(context.sessions, TENANT, page.run.run_id)
+    assert (run.params["update_rule"], run.params["until_converged"]) == ("sympson-hetter", True)
+    assert len(run.history) == 3
+    assert run.result["stop_reason"].startswith("converged")
 
 
 def test_cancel_stops_a_queued_run(context, exam):

@@ -2,6 +2,7 @@
 
 from qbank.cat.calibration.params import (
     ABILITY_MODES,
+    UPDATE_RULES,
     CalibrationParams,
     ThetaDist,
     parse_theta_dist,
@@ -12,11 +13,12 @@ from qbank.cat.calibration.sh import (
     calibrate_sh,
     compile_simulation,
     run_simulation,
-    update_k,
 )
+from qbank.cat.calibration.update_rules import update_k, update_k_sympson_hetter
 
 __all__ = [
     "ABILITY_MODES",
+    "UPDATE_RULES",
     "CalibrationParams",
     "CalibrationResult",
     "IterationProgress",
@@ -26,4 +28,5 @@ __all__ = [
     "parse_theta_dist",
     "run_simulation",
     "update_k",
+    "update_k_sympson_hetter",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -9,9 +10,22 @@ from typing import NamedTuple
 
 from qbank.errors import InvalidInputError
 
-__all__ = ["ABILITY_MODES", "CalibrationParams", "ThetaDist", "parse_theta_dist"]
+__all__ = [
+    "ABILITY_MODES",
+    "CONVERGED_STREAK",
+    "DEFAULT_STRATA",
+    "UPDATE_RULES",
+    "CalibrationParams",
+    "ThetaDist",
+    "parse_theta_dist",
+]
 
 ABILITY_MODES = ("estimated", "true")
+UPDATE_RULES = ("multiplicative", "sympson-hetter")
+CONVERGED_STREAK = 3  # until_converged: max_over ≤ tol for this many iterations in a row
+# Five equally likely strata of N(0, 1): cut points at its 20/40/60/80 % quantiles.
+DEFAULT_STRATA = (-0.8416, -0.2533, 0.2533, 0.8416)
+MAX_STRATA = 10
 MAX_SIMULEES = 1_000_000
 MAX_SIMULEE_STEPS = 20_000_000  # n × test_len: the per-position outputs must fit in memory
 MAX_THETA = 10.0
@@ -73,6 +87,17 @@ class CalibrationParams:
     weights w, giving tau_topic = tau · w / Σw over the weighted topics. Where a topic has
     both, ``topic_tau`` wins; items of topics in neither use ``tau``. Topics are compared as
     strings, so JSON keys match numeric topic ids.
+
+    ``update_rule`` is ``multiplicative`` (the seed's k ← k·(τ/r)^alpha, a lottery re-drawn at
+    every position; the default) or ``sympson-hetter`` (Sympson & Hetter 1985: an item that
+    loses its lottery is set aside for the rest of the test, and k ← min(1, τ/P(S)); ``alpha``
+    plays no part). With ``until_converged`` the calibration stops once max_over has stayed
+    ≤ ``tol`` for ``CONVERGED_STREAK`` iterations in a row, or after ``iters``.
+
+    ``conditional`` is conditional S–H (Stocking & Lewis 1998): one k per item and θ stratum,
+    ``strata`` the increasing cut points (empty: ``DEFAULT_STRATA``, five equally likely strata
+    of N(0, 1)), and tau applies within every stratum. The strata also split the
+    ``conditional_max_exp`` that every run reports.
     """
 
     tau: float = 0.2
@@ -87,6 +112,11 @@ class CalibrationParams:
     topic_weights: dict[str, float] = field(default_factory=dict)
     seed: int = 0
     ability: str = "estimated"
+    update_rule: str = "multiplicative"
+    until_converged: bool = False
+    tol: float = 0.01
+    conditional: bool = False
+    strata: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _check_range("tau", self.tau, 0.0, 1.0, open_low=True)
@@ -109,6 +139,18 @@ class CalibrationParams:
             raise InvalidInputError(
                 f"ability must be one of {', '.join(ABILITY_MODES)}, got {self.ability!r}"
             )
+        if self.update_rule not in UPDATE_RULES:
+            raise InvalidInputError(
+                f"update_rule must be one of {', '.join(UPDATE_RULES)}, got {self.update_rule!r}"
+            )
+        if not isinstance(self.until_converged, bool):
+            raise InvalidInputError(
+                f"until_converged must be true or false, got {self.until_converged!r}"
+            )
+        _check_range("tol", self.tol, 0.0, 1.0, open_low=False)
+        if not isinstance(self.conditional, bool):
+            raise InvalidInputError(f"conditional must be true or false, got {self.conditional!r}")
+        self._check_strata()
         self._check_topic_map("topic_tau", self.topic_tau, upper=1.0)
         self._check_topic_map("topic_weights", self.topic_weights, upper=MAX_TOPIC_WEIGHT)
 
@@ -122,6 +164,24 @@ class CalibrationParams:
             if not (1e-6 <= value <= upper):  # ints of any size compare safely with floats
                 limit = "in [1e-06, 1]" if upper == 1.0 else f"in [1e-06, {upper:g}]"
                 raise InvalidInputError(f"{name}[{topic}] must be {limit}, got {value}")
+
+    def _check_strata(self) -> None:
+        cuts = self.strata
+        if not isinstance(cuts, list | tuple) or any(
+            isinstance(x, bool) or not isinstance(x, int | float) for x in cuts
+        ):
+            raise InvalidInputError(f"strata must be a list of numbers, got {cuts!r}")
+        if len(cuts) > MAX_STRATA - 1:
+            raise InvalidInputError(f"strata takes at most {MAX_STRATA - 1} cut points")
+        if not all(math.isfinite(x) and abs(x) <= MAX_THETA for x in cuts):
+            raise InvalidInputError(f"strata cut points must lie in [-10, 10], got {list(cuts)}")
+        if any(low >= high for low, high in itertools.pairwise(cuts)):
+            raise InvalidInputError(f"strata cut points must increase, got {list(cuts)}")
+
+    @property
+    def strata_edges(self) -> tuple[float, ...]:
+        """The θ cut points of the strata: ``strata``, or ``DEFAULT_STRATA`` when empty."""
+        return tuple(float(x) for x in self.strata) if self.strata else DEFAULT_STRATA
 
     @property
     def theta_distribution(self) -> ThetaDist:

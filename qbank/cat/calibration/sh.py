@@ -1,11 +1,11 @@
 """Iterative Sympson–Hetter calibration of the exposure parameters k (Sympson & Hetter 1985).
 
-Each iteration simulates ``n`` CATs under the current k, measures each item's exposure rate
-r_i and moves k towards its target: ``k_i ← clip(k_i · (tau_i / r_i)^alpha, floor, ceil)``, or
-``k_i ← min(ceil, max(floor, 1.1 · k_i))`` for an item nobody saw. DESIGN.md writes ``min(1, …)``
-for that second case; we bound it by ``ceil`` too (ceil ≤ 1) so that k never leaves the range
-the user asked for. After the last update one more simulation under the final k measures what
-applying it would give; those are the reported metrics.
+Each iteration simulates ``n`` CATs under the current k, measures each item's exposure and
+moves k towards its target by the run's ``update_rule`` (``update_rules``: the seed's
+multiplicative rule, or the published 1985 rule with its set-aside lottery). After the last
+update one more simulation under the final k measures what applying it would give; those are
+the reported metrics. With ``until_converged`` the loop ends early once max_over has stayed
+≤ ``tol`` for ``CONVERGED_STREAK`` iterations; the result says why it stopped.
 
 The one Python loop is over iterations, so a progress callback can run between them.
 """
@@ -22,8 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from qbank.cat.calibration.params import CalibrationParams, ThetaDist
-from qbank.cat.metrics import ExposureMetrics, exposure_metrics
+from qbank.cat.calibration.params import CONVERGED_STREAK, CalibrationParams, ThetaDist
+from qbank.cat.calibration.update_rules import update_k, update_k_sympson_hetter
+from qbank.cat.metrics import ExposureMetrics, conditional_exposure_rates, exposure_metrics
 from qbank.cat.simulate import simulate
 from qbank.errors import InvalidInputError
 from qbank.irt.eap import make_grid, prior_log_density
@@ -36,7 +37,6 @@ __all__ = [
     "calibrate_sh",
     "compile_simulation",
     "run_simulation",
-    "update_k",
 ]
 
 SCALAR_METRICS = (
@@ -50,9 +50,10 @@ SCALAR_METRICS = (
     "rmse",
 )
 
-SimulationFn = Callable[..., tuple[ExposureMetrics, jax.Array]]
-"""(seed, iteration, items, k, tau, alpha, floor, ceil) → (metrics, updated k) of one
-iteration; see ``compile_simulation``."""
+SimulationFn = Callable[..., tuple[ExposureMetrics, jax.Array, jax.Array]]
+"""(seed, iteration, items, k, tau, alpha, floor, ceil, strata_edges, stratum_by_estimate) →
+(metrics, exposure rates by true-θ stratum, updated k) of one iteration; see
+``compile_simulation``."""
 
 
 class IterationProgress(NamedTuple):
@@ -60,39 +61,22 @@ class IterationProgress(NamedTuple):
 
     current_iter: int
     total_iters: int
-    row: dict[str, float]  # the history row just appended
-    k: np.ndarray  # (n_items,) k after this iteration's update
+    row: dict[str, Any]  # the history row just appended
+    k: np.ndarray  # (n_items,), or (n_strata, n_items) if conditional: k after the update
 
 
 @dataclass(frozen=True, slots=True)
 class CalibrationResult:
     """Outcome of a calibration: new k, per-iteration history and the final evaluation."""
 
-    k_before: np.ndarray  # (n_items,)
-    k_after: np.ndarray  # (n_items,)
-    tau: np.ndarray  # (n_items,) target exposure per item
-    history: list[dict[str, float]]  # one row per iteration, simulated under that iteration's k
-    metrics: dict[str, float]  # simulated under k_after
+    k_before: np.ndarray  # (n_items,), or (n_strata, n_items) if conditional
+    k_after: np.ndarray  # the same shape as k_before
+    tau: np.ndarray  # (n_items,) target exposure per item (within every stratum if conditional)
+    history: list[dict[str, Any]]  # one row per iteration, simulated under that iteration's k
+    metrics: dict[str, Any]  # simulated under k_after
     initial_exposure_rates: np.ndarray  # (n_items,) under k_before (iteration 1)
     final_exposure_rates: np.ndarray  # (n_items,) under k_after
-
-
-def update_k(
-    k: ArrayLike,
-    exposure_rates: ArrayLike,
-    tau: ArrayLike,
-    alpha: ArrayLike,
-    floor: ArrayLike,
-    ceil: ArrayLike,
-) -> jax.Array:
-    """One S–H update of k from observed exposure rates (module docstring)."""
-    k, rates = jnp.asarray(k), jnp.asarray(exposure_rates)
-    safe_rates = jnp.where(rates > 0, rates, 1.0)
-    # k·(tau/r)^alpha in log space, capped at 1 before exp: no 0·inf when k = 0 and r is tiny.
-    log_scaled = jnp.log(k) + alpha * (jnp.log(jnp.asarray(tau)) - jnp.log(safe_rates))
-    scaled = jnp.exp(jnp.minimum(log_scaled, 0.0))
-    unseen = jnp.maximum(floor, 1.1 * k)
-    return jnp.minimum(jnp.clip(jnp.where(rates > 0, scaled, unseen), floor, ceil), 1.0)
+    stop_reason: str = ""  # why the loop ended: "converged: …" or "iters: …"
 
 
 def _draw_true_theta(key: jax.Array, dist: ThetaDist, n: int) -> jax.Array:
@@ -110,31 +94,55 @@ def _iteration(
     alpha: jax.Array,
     floor: jax.Array,
     ceil: jax.Array,
+    strata_edges: jax.Array,
+    stratum_by_estimate: jax.Array,
     *,
     n: int,
     test_len: int,
     dist: ThetaDist,
     select_at_true: bool,
     grid_points: int,
-) -> tuple[ExposureMetrics, jax.Array]:
-    """One iteration in one compiled call: simulate under k, measure, update k."""
+    update_rule: str,
+) -> tuple[ExposureMetrics, jax.Array, jax.Array]:
+    """One iteration in one compiled call: simulate under k, measure, update k.
+
+    A 2-D k is conditional S–H: its rows are strata, updated from the exposure (or P(S)) among
+    the simulees of each true-θ stratum, as Stocking & Lewis (1998) calibrate.
+    """
     key = jax.random.fold_in(jax.random.key(seed), iteration)
     theta_key, cat_key = jax.random.split(key)
     true_theta = _draw_true_theta(theta_key, dist, n)
     grid = make_grid(grid_points)
     log_prior = prior_log_density(grid)
-    result = simulate(cat_key, items, k, true_theta, grid, log_prior, test_len, select_at_true)
+    published = update_rule == "sympson-hetter"
+    conditional = k.ndim == 2
+    result = simulate(
+        cat_key, items, k, true_theta, grid, log_prior, test_len, select_at_true,
+        set_aside=published, strata_edges=strata_edges if conditional else None,
+        stratum_by_estimate=stratum_by_estimate,
+    )  # fmt: skip
+    n_items = items.a.shape[0]
     metrics = exposure_metrics(
-        result.administered, result.theta_hat[:, -1], true_theta, tau, items.a.shape[0]
+        result.administered, result.theta_hat[:, -1], true_theta, tau, n_items
     )
-    return metrics, update_k(k, metrics.exposure_rates, tau, alpha, floor, ceil)
+    by_stratum = conditional_exposure_rates(result.administered, true_theta, strata_edges, n_items)
+    if published:
+        assert result.selection_rates is not None
+        return (
+            metrics,
+            by_stratum,
+            update_k_sympson_hetter(result.selection_rates, tau, floor, ceil),
+        )
+    rates = by_stratum if conditional else metrics.exposure_rates
+    return metrics, by_stratum, update_k(k, rates, tau, alpha, floor, ceil)
 
 
 def compile_simulation(params: CalibrationParams, n_items: int) -> SimulationFn:
     """Compile one calibration iteration for a pool size (ahead of time, so it can be timed).
 
-    What fixes shapes (n, test_len, pool size, theta_dist, ability) is static; the seed, k, tau,
-    alpha, floor and ceil are arguments, so a tau × alpha sweep reuses the compiled function.
+    What fixes shapes (n, test_len, pool size, theta_dist, ability, the rule, the number of
+    strata) is static; the seed, k, tau, alpha, floor, ceil and the cut points are arguments, so
+    a tau × alpha sweep reuses the compiled function.
     """
     _check_pool_size(params, n_items)
     function = partial(
@@ -144,13 +152,17 @@ def compile_simulation(params: CalibrationParams, n_items: int) -> SimulationFn:
         dist=params.theta_distribution,
         select_at_true=params.ability == "true",
         grid_points=61,
+        update_rule=params.update_rule,
     )
     vector = jnp.zeros(n_items, jnp.float32)  # only shape and dtype matter to the compile
     items = ItemParams(vector, vector, vector)
+    edges = jnp.zeros(len(params.strata_edges), jnp.float32)
+    k = jnp.zeros((edges.shape[0] + 1, n_items)) if params.conditional else vector
     scalar = jnp.float32(0)
     lowered = jax.jit(function).lower(
-        jnp.uint32(0), jnp.int32(0), items, vector, vector, scalar, scalar, scalar
-    )
+        jnp.uint32(0), jnp.int32(0), items, k, vector, scalar, scalar, scalar, edges,
+        jnp.bool_(False),
+    )  # fmt: skip
     compiled: SimulationFn = lowered.compile()
     return compiled
 
@@ -184,9 +196,10 @@ def _as_item_params(items: ItemParams) -> ItemParams:
 class IterationOutcome(NamedTuple):
     """What one compiled iteration returns, moved to the host."""
 
-    scalars: dict[str, float]  # SCALAR_METRICS under the k simulated
+    scalars: dict[str, Any]  # SCALAR_METRICS and the conditional figures under the k simulated
     exposure_rates: np.ndarray  # (n_items,)
-    k_next: jax.Array  # (n_items,) k after the update
+    k_next: jax.Array  # k after the update, the shape of k
+    exposure_rates_by_stratum: np.ndarray  # (n_strata, n_items), by true-θ stratum
 
 
 def run_simulation(
@@ -196,14 +209,24 @@ def run_simulation(
     items: ItemParams,
     k: jax.Array,
     tau: jax.Array,
+    stratum_by_estimate: bool = False,
 ) -> IterationOutcome:
-    """Run one compiled iteration (the seed and iteration number fix its random draws)."""
-    metrics, k_next = simulation(
+    """Run one compiled iteration (the seed and iteration number fix its random draws).
+
+    ``stratum_by_estimate`` picks a conditional k's row by θ̂ instead of the true θ, as delivery
+    does; the same compiled function serves both.
+    """
+    metrics, by_stratum, k_next = simulation(
         _seed_word(params.seed), jnp.int32(iteration), items, k, tau,
         jnp.float32(params.alpha), jnp.float32(params.floor), jnp.float32(params.ceil),
+        jnp.asarray(params.strata_edges, jnp.float32), jnp.bool_(stratum_by_estimate),
     )  # fmt: skip
-    scalars = {name: float(getattr(metrics, name)) for name in SCALAR_METRICS}
-    return IterationOutcome(scalars, np.asarray(metrics.exposure_rates), k_next)
+    scalars: dict[str, Any] = {name: float(getattr(metrics, name)) for name in SCALAR_METRICS}
+    rates_by_stratum = np.asarray(by_stratum)
+    scalars["conditional_max_exp"] = [round(float(x), 6) for x in rates_by_stratum.max(axis=1)]
+    over = rates_by_stratum - np.asarray(tau)[None, :]
+    scalars["conditional_max_over"] = float(over.max())
+    return IterationOutcome(scalars, np.asarray(metrics.exposure_rates), k_next, rates_by_stratum)
 
 
 def _seed_word(seed: int) -> jax.Array:
@@ -221,12 +244,13 @@ def calibrate_sh(
     on_iteration: Callable[[IterationProgress], Any] | None = None,
     simulation: SimulationFn | None = None,
 ) -> CalibrationResult:
-    """Run ``params.iters`` S–H iterations from ``k`` and evaluate the result.
+    """Run up to ``params.iters`` S–H iterations from ``k`` and evaluate the result.
 
     Args:
         params: validated calibration parameters (seed included: same seed, same output).
         items: the pool's 3PL parameters, each ``(n_items,)``.
-        k: ``(n_items,)`` starting exposure parameters in [0, 1].
+        k: ``(n_items,)`` starting exposure parameters in [0, 1]; with ``params.conditional``
+            also ``(n_strata, n_items)``, and a 1-D k then starts every stratum.
         item_topics: topic of each item, needed for ``topic_tau``/``topic_weights``.
         on_iteration: called after every iteration; raising from it stops the calibration.
         simulation: a function from ``compile_simulation`` (compiled here when omitted).
@@ -238,9 +262,7 @@ def calibrate_sh(
     items = _as_item_params(items)
     n_items = items.a.shape[0]
     _check_pool_size(params, n_items)
-    k_before = np.asarray(k, np.float32)
-    if k_before.shape != (n_items,) or not np.all((k_before >= 0) & (k_before <= 1)):
-        raise InvalidInputError(f"k must hold {n_items} values in [0, 1]")
+    k_before = _starting_k(params, k, n_items)
     topics = [str(t) for t in item_topics] if item_topics is not None else [""] * n_items
     if len(topics) != n_items:
         raise InvalidInputError(f"item_topics has {len(topics)} entries for {n_items} items")
@@ -248,8 +270,9 @@ def calibrate_sh(
     simulation = simulation or compile_simulation(params, n_items)
 
     k_current = jnp.asarray(k_before)
-    history: list[dict[str, float]] = []
+    history: list[dict[str, Any]] = []
     initial_rates = np.zeros(n_items, np.float32)
+    stop_reason = f"iters: ran all {params.iters} iterations"
     for iteration in range(params.iters):
         outcome = run_simulation(simulation, params, iteration, items, k_current, tau)
         if iteration == 0:
@@ -261,14 +284,60 @@ def calibrate_sh(
                 iteration + 1, params.iters, history[-1], np.asarray(k_current)
             )
             on_iteration(progress)
+        if params.until_converged and _converged(history, params.tol, params.conditional):
+            stop_reason = (
+                f"converged: {_watched(params)} ≤ {params.tol:g} for the last {CONVERGED_STREAK} "
+                f"iterations (at iteration {iteration + 1} of {params.iters})"
+            )
+            break
+    if params.until_converged and not stop_reason.startswith("converged"):
+        stop_reason = (
+            f"iters: {_watched(params)} stayed ≤ {params.tol:g} for fewer than {CONVERGED_STREAK} "
+            f"iterations in a row within {params.iters}; not converged"
+        )
 
+    # The final evaluation draws as iteration `iters` would, whether or not the loop ended early.
+    # A conditional k is evaluated twice: by true-θ stratum, as calibrated, and by θ̂ stratum, as
+    # delivery will use it; the second is the operational figure and the reported metrics.
     final = run_simulation(simulation, params, params.iters, items, k_current, tau)
+    metrics = final.scalars
+    if params.conditional:
+        calibrated = final.scalars
+        final = run_simulation(
+            simulation, params, params.iters, items, k_current, tau, stratum_by_estimate=True
+        )
+        metrics = {**final.scalars,
+                   "calibrated_conditional_max_exp": calibrated["conditional_max_exp"]}  # fmt: skip
     return CalibrationResult(
         k_before=k_before,
         k_after=np.asarray(k_current),
         tau=np.asarray(tau),
         history=history,
-        metrics=final.scalars,
+        metrics=metrics,
         initial_exposure_rates=initial_rates,
         final_exposure_rates=final.exposure_rates,
+        stop_reason=stop_reason,
     )
+
+
+def _starting_k(params: CalibrationParams, k: ArrayLike, n_items: int) -> np.ndarray:
+    k_before = np.asarray(k, np.float32)
+    n_strata = len(params.strata_edges) + 1
+    shapes = [(n_items,), (n_strata, n_items)] if params.conditional else [(n_items,)]
+    if k_before.shape not in shapes or not np.all((k_before >= 0) & (k_before <= 1)):
+        per_stratum = f" (or {n_strata} × {n_items} for the strata)" if params.conditional else ""
+        raise InvalidInputError(f"k must hold {n_items} values in [0, 1]{per_stratum}")
+    if params.conditional and k_before.ndim == 1:
+        k_before = np.repeat(k_before[None, :], n_strata, axis=0)
+    return k_before
+
+
+def _watched(params: CalibrationParams) -> str:
+    return "conditional_max_over" if params.conditional else "max_over"
+
+
+def _converged(history: list[dict[str, Any]], tol: float, conditional: bool) -> bool:
+    # Exposure rates are float32 shares: allow their rounding (a rate of 1 reads 1 + 5e-8).
+    name = "conditional_max_over" if conditional else "max_over"
+    recent = history[-CONVERGED_STREAK:]
+    return len(recent) == CONVERGED_STREAK and all(row[name] <= tol + 1e-6 for row in recent)

@@ -49,27 +49,32 @@ class CalibrationReport:
     @property
     def simulee_steps_per_s(self) -> float:
         """Simulated item administrations per second (iterations plus the final evaluation)."""
-        steps = (self.params.iters + 1) * self.params.n * self.params.test_len
+        steps = (len(self.result.history) + 1) * self.params.n * self.params.test_len
         return steps / self.run_s if self.run_s > 0 else float("inf")
 
     def k_rows(self) -> list[dict[str, Any]]:
-        """One row per item: qid, ver, before, after."""
+        """One row per item: qid, ver, before, after (lists by θ stratum when conditional)."""
+        k_before, k_after = self.result.k_before, self.result.k_after
+        before: list[Any] = [float(x) for x in k_before] if k_before.ndim == 1 else []
+        after: list[Any] = [float(x) for x in k_after] if k_after.ndim == 1 else []
+        if k_before.ndim == 2:  # (n_strata, n_items): one list per item, in stratum order
+            before, after = k_before.T.tolist(), k_after.T.tolist()
         return [
-            {"qid": qid, "ver": ver, "before": float(before), "after": float(after)}
-            for qid, ver, before, after in zip(
-                self.pool.qids,
-                self.pool.versions,
-                self.result.k_before,
-                self.result.k_after,
-                strict=True,
+            {"qid": qid, "ver": ver, "before": item_before, "after": item_after}
+            for qid, ver, item_before, item_after in zip(
+                self.pool.qids, self.pool.versions, before, after, strict=True
             )
         ]
 
     def as_json(self) -> dict[str, Any]:
-        """The CLI's ``--json`` object: history, metrics, timing and k."""
+        """The CLI's ``--json`` object: history, metrics, why it stopped, timing and k."""
         return {
+            "update_rule": self.params.update_rule,
+            "conditional": self.params.conditional,
+            "strata": list(self.params.strata_edges),
             "history": self.result.history,
             "metrics": self.result.metrics,
+            "stop_reason": self.result.stop_reason,
             "timing": {
                 "compile_s": self.compile_s,
                 "run_s": self.run_s,
@@ -125,8 +130,14 @@ def create_run(
 
     Raises:
         NotFoundError: the exam has no live items.
-        InvalidInputError: the parameters do not fit the exam's pool.
+        InvalidInputError: the parameters do not fit the exam's pool, or ask for conditional
+            k, which an exam cannot store yet.
     """
+    if params.conditional:
+        raise InvalidInputError(
+            "conditional S–H runs on a pool file or a generated pool for now: an exam stores "
+            "one k per item, not one per θ stratum"
+        )
     pool = load_exam_pool(sessions, tenant_id, exam_code)
     if pool.n_items == 0:
         raise NotFoundError(f"exam {exam_code!r} has no live published items")
@@ -152,6 +163,7 @@ def _result(report: Any) -> dict[str, Any]:
     ]  # fmt: skip
     return {
         "updated": sum(1 for row in diff if row["delta"] != 0),
+        "stop_reason": result.stop_reason,
         "history": result.history,
         "metrics": result.metrics,
         "diff": diff,
