@@ -119,6 +119,9 @@ CREATE TABLE IF NOT EXISTS quiz_items (
     CONSTRAINT fk_quiz_items_version FOREIGN KEY (question_id, version)
         REFERENCES question_versions (question_id, version)
 );
+-- Items the set-aside lottery took out of this quiz at this step: [[question_id, version], …].
+ALTER TABLE quiz_items ADD COLUMN IF NOT EXISTS set_aside JSONB;
+
 -- Today's exposure counters are rebuilt from the items served today (Redis restarted).
 CREATE INDEX IF NOT EXISTS ix_quiz_items_served_at ON quiz_items (served_at);
 
@@ -178,6 +181,9 @@ CREATE TABLE IF NOT EXISTS item_exposure_control (
     CONSTRAINT ck_item_exposure_control_sh_p CHECK (sh_p >= 0 AND sh_p <= 1)
 );
 ALTER TABLE item_exposure_control ADD COLUMN IF NOT EXISTS changed_by VARCHAR(64);
+-- The S–H update rule that produced sh_p ('sympson-hetter': delivery sets the item aside for the
+-- rest of a quiz when it loses its lottery); NULL for the seed's rule and manual values.
+ALTER TABLE item_exposure_control ADD COLUMN IF NOT EXISTS update_rule VARCHAR(32);
 
 CREATE TABLE IF NOT EXISTS feature_flags (
     tenant_id VARCHAR(64) NOT NULL,

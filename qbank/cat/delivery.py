@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike
 
 from qbank.cat.argmax import first_argmax
 from qbank.cat.exposure.lottery_rng import hashed_uniforms
+from qbank.cat.exposure.set_aside import considered_items
 from qbank.cat.exposure.sympson_hetter import lottery_score
 from qbank.cat.select.choose import SELECTORS
 from qbank.errors import InvalidInputError
@@ -27,6 +28,7 @@ __all__ = [
     "PreparedItems",
     "choose_item",
     "choose_prepared",
+    "choose_prepared_with_walk",
     "estimate_ability",
     "prepare_items",
 ]
@@ -64,6 +66,22 @@ def _choose(
     info = information(theta, a, b, c)
     accepted = (hashed_uniforms(seed_word, a.shape[0]) < k) | ~use_sh
     return first_argmax(lottery_score(info, available, accepted))
+
+
+@jax.jit
+def _choose_with_walk(
+    seed_word: jax.Array,
+    a: jax.Array,
+    b: jax.Array,
+    c: jax.Array,
+    k: jax.Array,
+    available: jax.Array,
+    theta: jax.Array,
+) -> tuple[jax.Array, jax.Array]:
+    info = information(theta, a, b, c)
+    accepted = hashed_uniforms(seed_word, a.shape[0]) < k  # the same lottery as ``_choose``
+    chosen = first_argmax(lottery_score(info, available, accepted))
+    return chosen, considered_items(info, available, chosen)
 
 
 class PreparedItems(NamedTuple):
@@ -113,6 +131,32 @@ def choose_prepared(
         jnp.bool_(selector == "sympson_hetter"),
     )  # fmt: skip
     return int(index)
+
+
+def choose_prepared_with_walk(
+    seed_word: int, items: PreparedItems, available: ArrayLike, theta: float
+) -> tuple[int, np.ndarray]:
+    """The S–H choice over a prepared pool and the items its walk considered on the way.
+
+    The choice is ``choose_prepared``'s with ``sympson_hetter`` for the same ``seed_word``. The
+    considered items, other than the chosen one, lost their lottery: under Sympson & Hetter's
+    (1985) rule they are set aside for the rest of the test (``exposure.set_aside``).
+
+    Returns:
+        The chosen index and an ``(n_items,)`` mask of the considered items, chosen included.
+    """
+    mask = np.asarray(available, bool)
+    if mask.shape != (items.n_items,):
+        raise InvalidInputError(f"available must have shape ({items.n_items},)")
+    if not mask.any():
+        raise InvalidInputError("no item is available to select")
+    if not np.isfinite(theta):
+        raise InvalidInputError(f"theta must be finite, got {theta}")
+    index, considered = _choose_with_walk(
+        jnp.uint32(seed_word & 0xFFFFFFFF), items.a, items.b, items.c, items.k,
+        np.pad(mask, (0, items.a.shape[0] - mask.shape[0])), jnp.float32(theta),
+    )  # fmt: skip
+    return int(index), np.asarray(considered)[: items.n_items]
 
 
 def choose_item(

@@ -223,6 +223,7 @@ class QuizItem(Base):
     c: Mapped[float] = mapped_column(Double)
     k: Mapped[float] = mapped_column(Double)
     served_at: Mapped[datetime] = mapped_column(Timestamp)
+    set_aside: Mapped[list[list[int]] | None] = mapped_column(Json)  # lost their lottery here
 
 
 class UserResponse(Base):
@@ -282,6 +283,7 @@ class ItemExposureControl(Base):
     sh_p: Mapped[float] = mapped_column(Double)
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
     changed_by: Mapped[str | None] = mapped_column(String(64))
+    update_rule: Mapped[str | None] = mapped_column(String(32))  # what produced sh_p
 
 
 class FeatureFlag(Base):

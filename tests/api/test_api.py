@@ -376,3 +376,58 @@ def test_calibration_with_the_published_rule_until_converged(client, app_setting
     assert detail["params"]["until_converged"] is True
     assert len(detail["history"]) == 3  # tau 1 is met at once: 3 iterations in a row of 8
     assert detail["result"]["stop_reason"].startswith("converged")
+
+
+def test_delivery_follows_the_1985_rule_an_applied_run_used(client, app_settings):
+    """End to end: an S–H run under the 1985 rule writes k marked with its rule; with the S–H
+    selector, every item a quiz's lottery rejected is set aside, and never served in it."""
+    import uuid
+
+    from sqlalchemy import select
+
+    from qbank.store.models import QuizItem
+
+    publish_exam(client, n=12)
+    admin = token(client, "admin")
+    started = client.post("/v1/admin/exposure/calibrate_sh/start", headers=admin, json={
+        "exam_code": "EX", "n": 200, "test_len": 6, "iters": 2, "tau": 0.2,
+        "update_rule": "sympson-hetter"})  # fmt: skip
+    assert started.status_code == 201, started.text
+    if app_settings.redis_url:  # a worker serves the RQ queue
+        from qbank.jobs.queue import RqJobQueue
+
+        RqJobQueue(app_settings.redis_url, app_settings.rq_queue).worker().work(burst=True)
+    run_id = started.json()["run_id"]
+    for _ in range(300):
+        run = client.get(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}", headers=admin).json()
+        if run["status"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert run["status"] == "done", run
+    flag = {"key": "selector_strategy", "enabled": True, "value": "sympson_hetter"}
+    assert client.post("/v1/admin/flags", headers=admin, json=flag).status_code == 200
+    student = token(client, "student")
+    quiz = client.post("/v1/quizzes", headers=student, json={
+        "filters": {"num_questions": 6, "exam_code": "EX"}, "adaptive": True})  # fmt: skip
+    quiz_id = quiz.json()["quiz_id"]
+    for _ in range(6):
+        item = client.get(f"/v1/quizzes/{quiz_id}/next", headers=student).json()
+        answered = client.post(
+            f"/v1/quizzes/{quiz_id}/answers",
+            headers=student,
+            json={"question_id": item["question_id"], "selected": "A"},
+        )
+        assert answered.status_code == 200, answered.text
+    with client.app.state.runtime.sessions() as session:
+        rows = session.scalars(select(QuizItem).where(QuizItem.quiz_id == uuid.UUID(quiz_id))
+                               .order_by(QuizItem.position)).all()  # fmt: skip
+    assert [row.selector for row in rows] == ["sympson_hetter"] * 6
+    out, given = set(), set()
+    for row in rows:
+        assert row.set_aside is not None
+        if (row.question_id, row.version) in out:
+            # Only when the set-aside items left no other candidate are they released.
+            assert len(out | given) == 12, (out, given)
+        given.add((row.question_id, row.version))
+        out |= {tuple(pair) for pair in row.set_aside}
+    assert out

@@ -163,6 +163,7 @@ def _result(report: Any) -> dict[str, Any]:
     ]  # fmt: skip
     return {
         "updated": sum(1 for row in diff if row["delta"] != 0),
+        "update_rule": report.params.update_rule,
         "stop_reason": result.stop_reason,
         "history": result.history,
         "metrics": result.metrics,
@@ -187,7 +188,10 @@ def _execute_sh(sessions: sessionmaker[Session], context: RunContext) -> dict[st
 def _write_sh(
     session: Session, tenant_id: str, result: dict[str, Any], side: str, changed_by: str
 ) -> int:
-    return _write_values(session, tenant_id, result["diff"], side, changed_by)
+    # Applied values carry the rule that produced them; restored ones count as the seed's.
+    rule = result.get("update_rule") if side == "after" else None
+    rule = None if rule == "multiplicative" else rule
+    return _write_values(session, tenant_id, result["diff"], side, changed_by, rule)
 
 
 # The diff keeps k to 6 decimals, so a stored k within this of the diff's value is that value.
@@ -218,7 +222,12 @@ SH_RUN = RunKind("sh", _execute_sh, _write_sh, _changed_sh)
 
 
 def _write_values(
-    session: Session, tenant_id: str, rows: list[dict[str, Any]], key: str, changed_by: str
+    session: Session,
+    tenant_id: str,
+    rows: list[dict[str, Any]],
+    key: str,
+    changed_by: str,
+    update_rule: str | None = None,
 ) -> int:
     question_ids = sorted({int(row["qid"]) for row in rows})
     owned = set(session.scalars(
@@ -228,7 +237,7 @@ def _write_values(
     if missing:
         raise ConflictError(f"questions {missing[:10]} of the run no longer exist; nothing changed")
     write_sh_p(session, [(int(row["qid"]), int(row["ver"]), float(row[key])) for row in rows],
-               changed_by)  # fmt: skip
+               changed_by, update_rule)  # fmt: skip
     return len(rows)
 
 

@@ -44,6 +44,9 @@ class ItemPool:
     topics: list[str]
     items: ItemParams  # float32 arrays, each (n_items,)
     k: np.ndarray  # (n_items,) float32 in [0, 1]
+    # (n_items,) bool: k came from Sympson & Hetter's (1985) rule, so delivery sets the item
+    # aside for the rest of a quiz when it loses its lottery; None means none does.
+    sets_aside: np.ndarray | None = None
 
     @property
     def n_items(self) -> int:
@@ -68,6 +71,7 @@ def load_exam_pool(
         select(
             QuestionPublication.question_id, QuestionPublication.live_version, Topic.name,
             ItemCalibration.a, ItemCalibration.b, ItemCalibration.c, ItemExposureControl.sh_p,
+            ItemExposureControl.update_rule,
         )
         .join(Question, Question.id == QuestionPublication.question_id)
         .join(QuestionVersion, and_(QuestionVersion.question_id == QuestionPublication.question_id,
@@ -98,9 +102,10 @@ def load_exam_pool(
 
     items = ItemParams(column(3, DEFAULT_A), column(4, DEFAULT_B), column(5, DEFAULT_C))
     k = np.asarray([1.0 if row[6] is None else row[6] for row in rows], np.float32)
+    sets_aside = np.asarray([row[7] == "sympson-hetter" for row in rows], bool)
     return ItemPool(
         [str(row[0]) for row in rows], [int(row[1]) for row in rows],
-        [str(row[2]) for row in rows], items, k,
+        [str(row[2]) for row in rows], items, k, sets_aside,
     )  # fmt: skip
 
 

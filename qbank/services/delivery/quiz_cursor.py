@@ -30,7 +30,7 @@ __all__ = [
     "save_cursor",
 ]
 
-_FORMAT = 2  # bump when the stored shape changes: older cursors are then rebuilt
+_FORMAT = 3  # bump when the stored shape changes: older cursors are then rebuilt
 _TTL_SLACK_S = 60
 
 
@@ -85,6 +85,8 @@ class QuizCursor:
     selector: str | None = None  # fixed at the first adaptive step; a quiz keeps its selector
     served: list[ServedRow] = field(default_factory=list)
     answered: dict[tuple[int, int], Answered] = field(default_factory=dict)
+    # Items that lost their lottery under Sympson & Hetter's (1985) rule: never offered again.
+    set_aside: set[tuple[int, int]] = field(default_factory=set)
 
     def pending(self) -> ServedRow | None:
         """The served item not yet answered, if any."""
@@ -138,6 +140,7 @@ class QuizCursor:
             "served": [[r.question_id, r.version, r.position, r.a, r.b, r.c] for r in self.served],
             "answered": [[qid, ver, ans.label, ans.correct, ans.idempotency_key]
                          for (qid, ver), ans in self.answered.items()],
+            "set_aside": sorted([qid, ver] for qid, ver in self.set_aside),
         }  # fmt: skip
 
     @classmethod
@@ -154,6 +157,7 @@ class QuizCursor:
                     for q, v, p, a, b, c in data["served"]],
             answered={(int(q), int(v)): Answered(label, bool(correct), key)
                       for q, v, label, correct, key in data["answered"]},
+            set_aside={(int(q), int(v)) for q, v in data["set_aside"]},
         )  # fmt: skip
 
 
@@ -185,6 +189,7 @@ def _rebuild(session: Session, tenant_id: str, key: uuid.UUID) -> QuizCursor:
         served=[ServedRow(i.question_id, i.version, i.position, i.a, i.b, i.c) for i in items],
         answered={(r.question_id, r.version): Answered(r.option_label, r.is_correct,
                                                        r.idempotency_key) for r in responses},
+        set_aside={(int(q), int(v)) for i in items for q, v in (i.set_aside or [])},
     )  # fmt: skip
 
 

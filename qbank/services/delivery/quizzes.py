@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from qbank.cat.delivery import choose_prepared
+from qbank.cat.delivery import choose_prepared, choose_prepared_with_walk
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C
 from qbank.services.access.flags import selector_for_user
@@ -32,7 +32,7 @@ from qbank.services.delivery.exposure_caps import (
     reserve_exposure,
 )
 from qbank.services.delivery.item_content import item_content
-from qbank.services.delivery.item_pool import cached_delivery_pool
+from qbank.services.delivery.item_pool import DeliveryPool, cached_delivery_pool
 from qbank.services.delivery.quiz_cursor import (
     QuizCursor,
     ServedRow,
@@ -214,11 +214,16 @@ def _choose_adaptive(
         return None
     if cursor.selector is None:
         cursor.selector = selector_for_user(sessions, cursor.tenant_id, cursor.user_id)
-    index = choose_prepared(
-        secrets.randbits(32), delivery.prepared, available, cursor.theta, cursor.selector
-    )
+    published = delivery.pool.sets_aside
+    if cursor.selector == "sympson_hetter" and published is not None and published.any():
+        index, lost = _walk_with_set_aside(delivery, cursor, available, published)
+    else:
+        lost = None
+        index = choose_prepared(
+            secrets.randbits(32), delivery.prepared, available, cursor.theta, cursor.selector
+        )
     qid, ver = delivery.keys[index]
-    return {
+    choice: dict[str, Any] = {
         "question_id": qid,
         "version": ver,
         "selector": cursor.selector,
@@ -227,6 +232,34 @@ def _choose_adaptive(
         "c": float(delivery.c[index]),
         "k": float(delivery.pool.k[index]),
     }
+    if lost is not None:  # quiz_items.set_aside: what this step's lottery took out of the quiz
+        choice["set_aside"] = lost
+    return choice
+
+
+def _walk_with_set_aside(
+    delivery: DeliveryPool, cursor: QuizCursor, available: np.ndarray, published: np.ndarray
+) -> tuple[int, list[list[int]]]:
+    """The S–H choice with Sympson & Hetter's (1985) set-aside rule (``exposure.set_aside``).
+
+    Items the quiz set aside are no candidates; of the items the walk considered and rejected,
+    those whose k came from the 1985 rule are set aside now (an item calibrated under the
+    seed's rule keeps its seat, as that rule assumes). Should the set-aside items leave no
+    candidate, they are released for this step.
+    """
+    candidates = available.copy()
+    for key in cursor.set_aside:
+        position = delivery.index.get(key)
+        if position is not None:
+            candidates[position] = False
+    if not candidates.any():
+        candidates = available
+    index, considered = choose_prepared_with_walk(
+        secrets.randbits(32), delivery.prepared, candidates, cursor.theta
+    )
+    lost = considered & published
+    lost[index] = False
+    return index, [list(delivery.keys[position]) for position in np.flatnonzero(lost)]
 
 
 def _choose_planned(sessions: sessionmaker[Session], cursor: QuizCursor) -> dict[str, Any] | None:
@@ -321,6 +354,7 @@ def next_item(
                          _retried=True)  # fmt: skip
     cursor.served.append(ServedRow(choice["question_id"], choice["version"], position,
                                    choice["a"], choice["b"], choice["c"]))  # fmt: skip
+    cursor.set_aside.update((int(qid), int(ver)) for qid, ver in choice.get("set_aside", ()))
     save_cursor(state, cursor)
     content = item_content(sessions, choice["question_id"], choice["version"])
     return ServedItem(choice["question_id"], choice["version"], position, content.payload())

@@ -102,12 +102,18 @@ def _check_sh_p(sh_p: float) -> None:
 
 
 def write_sh_p(
-    session: Session, values: Sequence[tuple[int, int, float]], changed_by: str | None = None
+    session: Session,
+    values: Sequence[tuple[int, int, float]],
+    changed_by: str | None = None,
+    update_rule: str | None = None,
 ) -> None:
     """Upsert sh_p for (question_id, version, sh_p) rows inside the caller's transaction.
 
     ``changed_by`` records who wrote them (``run:<id>``, ``rollback:<id>``, ``manual``,
     ``import``): a rollback names it when it finds an item changed since its run.
+    ``update_rule`` records the S–H rule that produced the values (``sympson-hetter``: delivery
+    then sets the item aside for the rest of a quiz when it loses its lottery); None is the
+    seed's rule or a value typed by hand.
     """
     now = datetime.now(UTC)
     question_ids = sorted({qid for qid, _ver, _value in values})
@@ -121,10 +127,11 @@ def write_sh_p(
         row = existing.get((qid, ver))
         if row is None:
             session.add(ItemExposureControl(question_id=qid, version=ver, sh_p=float(value),
-                                            updated_at=now, changed_by=changed_by))  # fmt: skip
+                                            updated_at=now, changed_by=changed_by,
+                                            update_rule=update_rule))  # fmt: skip
         else:
             row.sh_p = float(value)
-            row.updated_at, row.changed_by = now, changed_by
+            row.updated_at, row.changed_by, row.update_rule = now, changed_by, update_rule
     session.flush()
 
 
