@@ -439,7 +439,8 @@ def _run_em(
     errors = np.where(np.asarray(free)[None, :], errors, np.nan)
     items = tuple(int(i) for i in np.flatnonzero(concerned & np.asarray(free)))
     result = MmlResult(
-        ItemParams(*(jnp.asarray(x) for x in fit)), ItemParams(*(jnp.asarray(x) for x in errors)), float(loglik),
+        ItemParams(*(jnp.asarray(x) for x in fit)),
+        ItemParams(*(jnp.asarray(x) for x in errors)), float(loglik),
         float(log_post), len(history), reason == "converged", history, reason,
         () if reason == "converged" else items, _message(reason, items, settings),
     )  # fmt: skip
