@@ -88,7 +88,7 @@ def calibrate_responses_file(
     """Calibrate the items of a response file; the JSON-ready report.
 
     ``{"model", "items": [{item, a, b, c, se_a, se_b, se_c, n}], "loglik", "cycles",
-    "converged", "n_persons"}``, a in the D = 1.7 metric; SEs are null where not estimated.
+    "converged", "stop_reason", "unconverged_items" (item names), "message", "n_persons"}``, a in the D = 1.7 metric; SEs are null where not estimated.
     """
     persons, names, matrix = read_responses_csv(path)
     fit = calibrate_mml(matrix, settings=settings, on_cycle=on_cycle)
@@ -102,5 +102,7 @@ def calibrate_responses_file(
     ]  # fmt: skip
     return {
         "model": settings.model, "items": items, "loglik": _number(fit.loglik),
-        "cycles": fit.cycles, "converged": fit.converged, "n_persons": len(persons),
+        "cycles": fit.cycles, "converged": fit.converged, "stop_reason": fit.stop_reason,
+        "unconverged_items": [names[i] for i in fit.unconverged_items],
+        "message": fit.message, "n_persons": len(persons),
     }  # fmt: skip
