@@ -45,7 +45,9 @@ def _print_table(report: dict[str, Any]) -> None:
                f"{report['cycles']} cycles, {state}")  # fmt: skip
     if not report["converged"] and report.get("message"):
         items = ", ".join(str(x) for x in report.get("unconverged_items") or [])
-        click.echo(f"{report['stop_reason']}: {report['message']}" + (f" ({items})" if items else ""))
+        click.echo(
+            f"{report['stop_reason']}: {report['message']}" + (f" ({items})" if items else "")
+        )
 
 
 @click.command("calibrate-irt")
@@ -97,23 +99,25 @@ def calibrate_irt_command(
     quiet: bool,
 ) -> None:
     """Estimate item parameters (a, b, c and standard errors) by marginal maximum likelihood."""
-    from qbank.services.calibration.irt import IrtParams
-
     if (exam_code is None) == (responses_path is None):
         raise click.UsageError("give one of --exam and --responses")
     if dry_run and exam_code is None:
         raise click.UsageError("--dry-run needs --exam")
-    params = IrtParams(model=model, min_respondents=min_respondents, max_cycles=max_cycles,
-                       tol=tol, gtol=gtol)  # fmt: skip
     progress = _Progress(enabled=not quiet)
-    if responses_path is not None:
+    if responses_path is not None:  # a file: no database, so nothing imports SQLAlchemy
+        from qbank.irt import MmlSettings
         from qbank.services.calibration.irt_files import calibrate_responses_file
 
+        settings = MmlSettings(model=model, max_cycles=max_cycles, tol=tol, gtol=gtol)
         report = calibrate_responses_file(
-            responses_path, params.settings(),
+            responses_path, settings,
             on_cycle=lambda c: progress(c.cycle, c.loglik, c.max_change),
         )  # fmt: skip
     else:
+        from qbank.services.calibration.irt import IrtParams
+
+        params = IrtParams(model=model, min_respondents=min_respondents, max_cycles=max_cycles,
+                           tol=tol, gtol=gtol)  # fmt: skip
         assert exam_code is not None
         report = _calibrate_exam(exam_code, params, dry_run, progress)
     progress.done()

@@ -284,7 +284,17 @@ def exam_report(sessions: sessionmaker[Session], tenant_id: str, run_id: str) ->
     items = [{"item": row["qid"], "version": row["ver"],
               **{name: row["after"][name] for name in _ESTIMATES}, "n": row["n"]}
              for row in result["items"]]  # fmt: skip
-    keys = ("model", "loglik", "cycles", "converged", "stop_reason", "unconverged_items",
-            "message", "n_persons", "updated", "skipped")
+    keys = (
+        "model",
+        "loglik",
+        "cycles",
+        "converged",
+        "stop_reason",
+        "unconverged_items",
+        "message",
+        "n_persons",
+        "updated",
+        "skipped",
+    )
     return {"run_id": run.id, "status": run.status, "dry_run": run.dry_run, "items": items,
             **{key: result.get(key) for key in keys}}  # fmt: skip
