@@ -33,7 +33,6 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from qbank.errors import InvalidInputError
-from qbank.irt.eap import make_grid, prior_log_density
 from qbank.irt.mml_data import ResponseData, check_start, response_data
 from qbank.irt.mml_errors import information_matrix, standard_deviations
 from qbank.irt.mml_items import (
@@ -310,13 +309,15 @@ def initial_params(data: ResponseData, model: str) -> ItemParams:
     which inverts to b ≈ −0.86·logit(share) at a = 1.
     """
     c = 0.2 if model == "3pl" else 0.0
-    answered = np.asarray(data.weights @ (data.correct + data.wrong))
-    share = np.asarray(data.weights @ data.correct) / np.maximum(answered, 1e-12)
+    weights, correct = np.asarray(data.weights), np.asarray(data.correct)
+    answered = weights @ (correct + np.asarray(data.wrong))
+    share = weights @ correct / np.maximum(answered, 1e-12)
     share = np.clip((share - c) / (1.0 - c), 0.02, 0.98)
     scale = np.sqrt(1.0 + np.pi / 8.0 * D**2) / D
     b = -scale * np.log(share / (1.0 - share))
     n_items = b.shape[0]
-    return ItemParams(jnp.ones(n_items), jnp.asarray(b), jnp.full(n_items, c))
+    return ItemParams(jnp.asarray(np.ones(n_items)), jnp.asarray(b),
+                      jnp.asarray(np.full(n_items, c)))  # fmt: skip
 
 
 def calibrate_mml(
@@ -372,7 +373,8 @@ def _calibrate(
         free = ~free
     if not free.any():
         raise InvalidInputError("every item is an anchor: nothing to calibrate")
-    answered = np.asarray(data.weights @ (data.correct + data.wrong))
+    # NumPy for the bookkeeping: each eager JAX op would be one more small XLA program.
+    answered = np.asarray(data.weights) @ (np.asarray(data.correct) + np.asarray(data.wrong))
     nobody = np.flatnonzero(free & (answered <= 0))
     if nobody.size:
         raise InvalidInputError(f"item {int(nobody[0])} was answered by nobody")
@@ -382,7 +384,8 @@ def _calibrate(
     fit = _Fit(*first) if start is None else _Fit(*(jnp.asarray(np.asarray(x, np.float64))
                                                     for x in start))  # fmt: skip
     if anchors is not None:  # estimated items start from the heuristic, anchors from `start`
-        fit = _Fit(*(jnp.where(free, new, old) for new, old in zip(first, fit, strict=True)))
+        fit = _Fit(*(jnp.asarray(np.where(free, np.asarray(new), np.asarray(old)))
+                     for new, old in zip(first, fit, strict=True)))  # fmt: skip
     return _run_em(fit, data, jnp.asarray(free), settings, on_cycle)[1]
 
 
@@ -390,9 +393,10 @@ def _run_em(
     fit: _Fit, data: ResponseData, free: jax.Array, settings: MmlSettings,
     on_cycle: Callable[[CycleProgress], object] | None,
 ) -> tuple[_Fit, MmlResult]:  # fmt: skip
-    grid = make_grid(settings.n_points, settings.limit).astype(data.correct.dtype)
-    log_weights = prior_log_density(grid)
-    log_weights = log_weights - jax.nn.logsumexp(log_weights)
+    points = np.linspace(-settings.limit, settings.limit, settings.n_points)
+    density = -0.5 * points**2
+    grid = jnp.asarray(points)
+    log_weights = jnp.asarray(density - np.log(np.sum(np.exp(density))))
     priors, model = settings.effective_priors(), settings.model
     history: list[CycleProgress] = []
     reason, concerned = "max_cycles", np.zeros(free.shape, bool)
@@ -420,7 +424,7 @@ def _run_em(
         fit, concerned = step.fit, short
     n_items = free.shape[0]
     if settings.standard_errors:
-        complete = bool(np.all(np.asarray(data.correct + data.wrong) > 0))
+        complete = bool(np.all(np.asarray(data.correct) + np.asarray(data.wrong) > 0))
         loglik, log_post, information, common_curv = _finish(
             fit, data, free, grid, log_weights, model, priors, complete
         )

@@ -12,6 +12,7 @@ and each is a product of bounded factors, so nothing divides by an underflowed p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -42,7 +43,7 @@ FREE: dict[str, tuple[int, ...]] = {"3pl": (0, 1, 2), "2pl": (0, 1), "1pl": (1,)
 
 # Box for φ: beyond it an item is degenerate anyway and float32 starts to overflow.
 _PHI_LOW = (-4.6, -8.0, -9.2)  # a ≥ 0.01, b ≥ −8, c ≥ 1e-4
-_PHI_HIGH = (float(jnp.log(MAX_A)), 8.0, 0.4)  # a ≤ MAX_A, b ≤ 8, c ≤ 0.6
+_PHI_HIGH = (math.log(MAX_A), 8.0, 0.4)  # a ≤ MAX_A, b ≤ 8, c ≤ 0.6
 # Step lengths tried along the Fisher-scoring direction and, as a fallback, along the gradient
 # (scaled to a largest component of 1). 0 keeps the current value, so an M-step never lowers the
 # item's objective and EM stays monotone; the gradient's short steps always climb unless the
@@ -112,6 +113,19 @@ def grid_terms(a: jax.Array, b: jax.Array, c: jax.Array, grid: jax.Array) -> Gri
         c * s * z, -c * s * da, jnp.broadcast_to(-c * (1.0 - 2.0 * c), z.shape),
     )  # fmt: skip
     return GridTerms(log_p, log_q, grad_p, grad_q, curv_p, curv_q)
+
+
+def grid_scores(a: jax.Array, b: jax.Array, c: jax.Array, grid: jax.Array) -> GridTerms:
+    """``grid_terms`` without the curvatures (zeros), all the M-step's scoring needs."""
+    z, log_p, log_q = _log_pq(a, b, c, grid)
+    s, one_minus_s = jax.nn.sigmoid(z), jax.nn.sigmoid(-z)
+    w = jnp.exp(jnp.log1p(-c) + jax.nn.log_sigmoid(z) - log_p)
+    v = jnp.exp(jnp.log(c) - log_p)
+    da, u = D * a, 1.0 - c
+    grad_p = jnp.stack([w * one_minus_s * z, -w * one_minus_s * da, v * u * one_minus_s], -1)
+    grad_q = jnp.stack([-s * z, s * da, jnp.broadcast_to(-c, z.shape)], -1)
+    none = jnp.zeros((0, 3, 3), z.dtype)
+    return GridTerms(log_p, log_q, grad_p, grad_q, none, none)
 
 
 def _symmetric(*entries: jax.Array) -> jax.Array:
@@ -304,21 +318,23 @@ def m_step(
         return item_objective(model, priors, clip_phi(x), c_fixed, correct, wrong, grid)
 
     def parts(x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        score, information = scoring_parts(grid_terms(*to_params(x, c_fixed, model), grid),
+        score, information = scoring_parts(grid_scores(*to_params(x, c_fixed, model), grid),
                                            correct, wrong)  # fmt: skip
         prior_grad, prior_curv = prior_terms(priors, x)[1:]
         score = (score + prior_grad)[free]
         return score, information[jnp.ix_(free, free)] - jnp.diag(prior_curv[free])
 
-    def one_step(x: jax.Array, _: None) -> tuple[jax.Array, None]:
+    def one_step(
+        x: jax.Array, _: None
+    ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:  # fmt: skip
         score, information = parts(x)
         fisher = jnp.zeros_like(x).at[free].set(ascent_step(score, information))
         gradient = jnp.zeros_like(x).at[free].set(score)
-        return clip_phi(ascent_point(objective, x, fisher, gradient)), None
+        inverse, positive = small_inverse(information)
+        sd = jnp.where(positive, jnp.sqrt(jnp.abs(jnp.diagonal(inverse))), jnp.inf)
+        scaled = jnp.zeros_like(x).at[free].set(jnp.abs(score) * sd)
+        return clip_phi(ascent_point(objective, x, fisher, gradient)), (gradient, scaled)
 
-    score, information = parts(phi)
-    inverse, positive = small_inverse(information)
-    sd = jnp.where(positive, jnp.sqrt(jnp.abs(jnp.diagonal(inverse))), jnp.inf)
-    gradient = jnp.zeros_like(phi).at[free].set(score)
-    scaled = jnp.zeros_like(phi).at[free].set(jnp.abs(score) * sd)
-    return ItemStep(jax.lax.scan(one_step, phi, None, length=n_steps)[0], gradient, scaled)
+    # The scan's first step starts where the E-step was taken: its score is the gradient.
+    new, (gradients, scaled) = jax.lax.scan(one_step, phi, None, length=n_steps)
+    return ItemStep(new, gradients[0], scaled[0])
