@@ -19,7 +19,7 @@ from api.runtime import Runtime, build_runtime
 from qbank import __version__
 from qbank.errors import QBankError
 from qbank.services.calibration.run_sweep import RunSweeper
-from qbank.settings import Settings
+from qbank.settings import Settings, enable_compile_cache
 
 __all__ = ["create_app"]
 
@@ -32,6 +32,7 @@ def _provide_runtime(state: State) -> Runtime:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app on ``settings`` (from ``QBANK_*`` variables when omitted)."""
     runtime = build_runtime(settings or Settings.from_env())
+    enable_compile_cache(runtime.settings)  # in-process runs reuse earlier processes' XLA code
     # Every API process sweeps: a run whose job or worker vanished is failed within 60 s.
     sweeper = RunSweeper(runtime.sessions, runtime.queue)
 

@@ -2,6 +2,13 @@
 
     python bench/irt_calibration.py                                   # qbank only
     python bench/irt_calibration.py --girth-python /work/girth-venv/bin/python
+    python bench/irt_calibration.py --whole-process --girth-python /work/girth-venv/bin/python
+
+``--whole-process`` times one-off runs as a user starts them, whole processes with warm caches:
+``qbank calibrate-irt --responses`` on a 1 000 × 20 long CSV against a girth process that reads
+the same CSV and fits the 2PL (runs alternate, medians of ``--runs``), and ``qbank calibrate-sh``
+on the built-in pool. qbank's compilation cache lives in a temporary QBANK_DATA_DIR that one
+unmeasured run fills first.
 
 girth (PyPI, not a project dependency) runs in its own interpreter because its 3PL needs
 numpy < 2: create one with ``python -m venv /work/girth-venv && /work/girth-venv/bin/pip install
@@ -43,6 +50,22 @@ print(json.dumps({"seconds": seconds, "a": (np.asarray(result["Discrimination"])
 """
 
 
+GIRTH_WHOLE = """
+import csv, sys
+import numpy as np
+import girth
+with open(sys.argv[1], newline="") as handle:
+    rows = list(csv.reader(handle))[1:]
+persons = {p: i for i, p in enumerate(dict.fromkeys(r[0] for r in rows))}
+items = {q: i for i, q in enumerate(dict.fromkeys(r[1] for r in rows))}
+data = np.zeros((len(items), len(persons)), int)
+for person, item, score in rows:
+    data[items[item], persons[person]] = int(score)
+result = girth.twopl_mml(data)
+print(len(result["Discrimination"]))
+"""
+
+
 def simulate(seed: int, n_persons: int, n_items: int, model: str) -> tuple[np.ndarray, dict]:
     """Responses (persons × items) and the generating parameters, D = 1.7 metric."""
     rng = np.random.default_rng(seed)
@@ -58,8 +81,8 @@ def rmse(estimate: object, truth: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.asarray(estimate, float) - truth) ** 2)))
 
 
-def run_qbank(responses: np.ndarray, model: str, repeats: int) -> dict:
-    settings = MmlSettings(model=model)
+def run_qbank(responses: np.ndarray, model: str, repeats: int, errors: bool = True) -> dict:
+    settings = MmlSettings(model=model, standard_errors=errors)
     start = time.perf_counter()
     result = calibrate_mml(responses, settings=settings)
     first = time.perf_counter() - start
@@ -84,6 +107,53 @@ def run_girth(python: str, responses: np.ndarray, model: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _seconds(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{command[0]} failed:\n{done.stderr.strip()[-2000:]}")
+    return time.perf_counter() - start
+
+
+def whole_process(args: argparse.Namespace) -> None:
+    """Medians of whole-process times, qbank and girth alternating."""
+    import os
+    import statistics
+    import sys
+
+    responses, _ = simulate(args.seed, 1000, 20, "2pl")
+    qbank = [str(Path(sys.executable).with_name("qbank"))]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "answers.csv"
+        with path.open("w") as handle:
+            handle.write("person,item,score\n")
+            for person, row in enumerate(responses.astype(int)):
+                handle.writelines(f"p{person},i{item},{score}\n" for item, score in enumerate(row))
+        env = {**os.environ, "QBANK_DATA_DIR": str(Path(folder) / "data")}
+        irt = [*qbank, "calibrate-irt", "--responses", str(path), "--model", "2pl", "--json",
+               "--quiet"]  # fmt: skip
+        sh = [*qbank, "calibrate-sh", "--json", "--quiet"]
+        girth = [args.girth_python, "-c", GIRTH_WHOLE, str(path)] if args.girth_python else None
+        for command in (irt, sh, *([girth] if girth else [])):  # warm the caches
+            _seconds(command, env)
+        times: dict[str, list[float]] = {"irt": [], "sh": [], "girth": []}
+        for _ in range(args.runs):
+            times["irt"].append(_seconds(irt, env))
+            if girth:
+                times["girth"].append(_seconds(girth, env))
+            times["sh"].append(_seconds(sh, env))
+    median = {name: statistics.median(values) for name, values in times.items() if values}
+    print(f"whole processes, warm caches, median of {args.runs} (min–max)")
+    labels = {"irt": "qbank calibrate-irt 1000x20 2PL", "girth": "girth 0.8 2PL, same CSV",
+              "sh": "qbank calibrate-sh, built-in pool"}  # fmt: skip
+    for name, label in labels.items():
+        if name in median:
+            values = times[name]
+            print(f"{label:<36}{median[name]:>7.2f} s  ({min(values):.2f}–{max(values):.2f})")
+    if "girth" in median:
+        print(f"girth / qbank calibrate-irt = {median['girth'] / median['irt']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--persons", type=int, default=20_000)
@@ -92,12 +162,26 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="timed qbank fits after the first")
     parser.add_argument("--girth-python", help="interpreter with girth installed (see above)")
+    parser.add_argument(
+        "--whole-process",
+        action="store_true",
+        help="time one-off CLI runs on small data (see above)",
+    )
+    parser.add_argument("--runs", type=int, default=5, help="whole-process runs of each command")
+    parser.add_argument(
+        "--no-standard-errors",
+        action="store_true",
+        help="time qbank's fit without its standard errors (girth computes none)",
+    )
     args = parser.parse_args()
+    if args.whole_process:
+        whole_process(args)
+        return
     header = f"{'model':<6}{'impl':<18}{'time s':>9}{'rmse a':>9}{'rmse b':>9}{'rmse c':>9}"
     rows, ratios = [header, "-" * len(header)], []
     for model in args.models.split(","):
         responses, truth = simulate(args.seed, args.persons, args.items, model)
-        ours = run_qbank(responses, model, args.repeats)
+        ours = run_qbank(responses, model, args.repeats, errors=not args.no_standard_errors)
         fits = [("qbank (compiled)", ours["seconds"], ours),
                 ("qbank (1st, +jit)", ours["first_s"], ours)]  # fmt: skip
         if args.girth_python:

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.jobs.queue import JobQueue, make_job_queue
-from qbank.settings import Settings
+from qbank.settings import Settings, enable_compile_cache
 from qbank.state import StateStore, make_state_store
 from qbank.store.db import init_schema, make_engine, make_session_factory
 
@@ -37,6 +37,7 @@ def build_context(settings: Settings) -> DashboardContext:
     Without ``QBANK_REDIS_URL`` jobs run in this process (the same in-process queue the API
     uses when both are served by ``qbank demo``); with it they go to ``qbank worker``.
     """
+    enable_compile_cache(settings)  # a run of shapes seen before starts without XLA's compile
     engine = make_engine(settings.database_url)
     init_schema(engine)
     return DashboardContext(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from qbank.errors import ConfigError
 
-__all__ = ["DEFAULT_SECRET", "Settings"]
+__all__ = ["DEFAULT_SECRET", "Settings", "enable_compile_cache"]
 
 DEFAULT_SECRET = "dev-secret-change-me-not-for-production"
 ENVIRONMENTS = ("dev", "prod")
@@ -35,6 +35,10 @@ class Settings:
     state_prefix: str = "qbank"  # QBANK_STATE_PREFIX: prefix of every Redis state key
     max_active_quizzes: int = 10  # QBANK_MAX_ACTIVE_QUIZZES: per student, at a time
     max_quizzes_per_day: int = 100  # QBANK_MAX_QUIZZES_PER_DAY: per student and UTC day
+    # QBANK_COMPILE_CACHE: directory of JAX's persistent compilation cache, so that a process
+    # reuses the XLA programs an earlier one compiled; default <data dir>/jax-cache, "off"
+    # disables it. None (the default of a directly built Settings) means off.
+    compile_cache: Path | None = None
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -91,4 +95,41 @@ class Settings:
             state_prefix=env.get("QBANK_STATE_PREFIX", "qbank"),
             max_active_quizzes=max_active,
             max_quizzes_per_day=max_per_day,
+            compile_cache=_compile_cache_dir(env.get("QBANK_COMPILE_CACHE"), data_dir),
         )
+
+
+def _compile_cache_dir(value: str | None, data_dir: Path) -> Path | None:
+    if value is None or not value.strip():
+        return data_dir / "jax-cache"
+    if value.strip().lower() in ("off", "0", "false", "no", "none"):
+        return None
+    return Path(value.strip())
+
+
+def enable_compile_cache(settings: Settings) -> Path | None:
+    """Point JAX's persistent compilation cache at ``settings.compile_cache``; its path or None.
+
+    Before JAX is imported this only sets ``JAX_COMPILATION_CACHE_DIR`` (and caches every
+    program, however quick its compile), so a command that never uses JAX does not pay for
+    importing it; afterwards it updates JAX's config. A directory that cannot be created
+    leaves the cache off: it is an optimisation, never a reason to fail.
+    """
+    import sys
+
+    folder = settings.compile_cache
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    if "jax" not in sys.modules:
+        os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(folder))
+        os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+        return folder
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(folder))  # type: ignore[no-untyped-call]
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # type: ignore[no-untyped-call]
+    return folder

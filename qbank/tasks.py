@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from qbank.jobs.queue import report_progress
 from qbank.services.calibration.runs import RunProgress, execute_run
-from qbank.settings import Settings
+from qbank.settings import Settings, enable_compile_cache
 from qbank.store.db import make_engine, make_session_factory
 
 __all__ = ["run_calibration"]
@@ -17,6 +17,7 @@ __all__ = ["run_calibration"]
 def run_calibration(run_id: str) -> str:
     """Execute one queued run of any kind; returns its final status."""
     settings = Settings.from_env()
+    enable_compile_cache(settings)  # a worker's later jobs of seen shapes skip XLA's compile
     engine = make_engine(settings.database_url)
     try:
 

@@ -162,8 +162,8 @@ def precision_by_stratum(
     error = jnp.asarray(final_theta_hat) - jnp.asarray(true_theta)
     n_simulees = jnp.zeros(n_strata, jnp.float32).at[stratum].add(1.0)
     # 0 / 0 = NaN marks an empty stratum: no estimate, rather than a misleading 0.
-    bias = jnp.zeros(n_strata, jnp.float32).at[stratum].add(error) / n_simulees
-    mean_square = jnp.zeros(n_strata, jnp.float32).at[stratum].add(error**2) / n_simulees
+    bias = jnp.zeros(n_strata, error.dtype).at[stratum].add(error) / n_simulees
+    mean_square = jnp.zeros(n_strata, error.dtype).at[stratum].add(error**2) / n_simulees
     return StratumPrecision(n_simulees, bias, jnp.sqrt(mean_square))
 
 

@@ -43,6 +43,11 @@ def _print_table(report: dict[str, Any]) -> None:
     state = "converged" if report["converged"] else "NOT converged"
     click.echo(f"model {report['model']}  loglik {report['loglik']}  "
                f"{report['cycles']} cycles, {state}")  # fmt: skip
+    if not report["converged"] and report.get("message"):
+        items = ", ".join(str(x) for x in report.get("unconverged_items") or [])
+        click.echo(
+            f"{report['stop_reason']}: {report['message']}" + (f" ({items})" if items else "")
+        )
 
 
 @click.command("calibrate-irt")
@@ -71,6 +76,13 @@ def _print_table(report: dict[str, Any]) -> None:
 @click.option(
     "--tol", type=float, default=1e-4, show_default=True, help="Largest change that converges."
 )
+@click.option(
+    "--gtol",
+    type=float,
+    default=1e-3,
+    show_default=True,
+    help="Largest gradient (times the parameter's SD) that converges.",
+)
 @click.option("--dry-run", is_flag=True, help="With --exam: record the estimates, apply nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
@@ -81,28 +93,31 @@ def calibrate_irt_command(
     min_respondents: int,
     max_cycles: int,
     tol: float,
+    gtol: float,
     dry_run: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Estimate item parameters (a, b, c and standard errors) by marginal maximum likelihood."""
-    from qbank.services.calibration.irt import IrtParams
-
     if (exam_code is None) == (responses_path is None):
         raise click.UsageError("give one of --exam and --responses")
     if dry_run and exam_code is None:
         raise click.UsageError("--dry-run needs --exam")
-    params = IrtParams(model=model, min_respondents=min_respondents, max_cycles=max_cycles,
-                       tol=tol)  # fmt: skip
     progress = _Progress(enabled=not quiet)
-    if responses_path is not None:
+    if responses_path is not None:  # a file: no database, so nothing imports SQLAlchemy
+        from qbank.irt import MmlSettings
         from qbank.services.calibration.irt_files import calibrate_responses_file
 
+        settings = MmlSettings(model=model, max_cycles=max_cycles, tol=tol, gtol=gtol)
         report = calibrate_responses_file(
-            responses_path, params.settings(),
+            responses_path, settings,
             on_cycle=lambda c: progress(c.cycle, c.loglik, c.max_change),
         )  # fmt: skip
     else:
+        from qbank.services.calibration.irt import IrtParams
+
+        params = IrtParams(model=model, min_respondents=min_respondents, max_cycles=max_cycles,
+                           tol=tol, gtol=gtol)  # fmt: skip
         assert exam_code is not None
         report = _calibrate_exam(exam_code, params, dry_run, progress)
     progress.done()

@@ -1,6 +1,6 @@
 """Item response theory: the 3PL model, EAP ability estimation and MML item calibration."""
 
-from qbank.irt.datasets import lsat6
+from qbank.irt.datasets import lsat6, lsat7
 from qbank.irt.eap import (
     EapEstimate,
     eap_estimate,
@@ -49,6 +49,7 @@ __all__ = [
     "information",
     "log_likelihood",
     "lsat6",
+    "lsat7",
     "make_grid",
     "prior_log_density",
     "probability",

@@ -12,9 +12,15 @@ __all__ = [
     "LSAT6_LTM_2PL_DIFFICULTY",
     "LSAT6_LTM_2PL_DISCRIMINATION",
     "LSAT6_LTM_2PL_LOGLIK",
+    "LSAT6_LTM_2PL_SE_DIFFICULTY",
+    "LSAT6_LTM_2PL_SE_DISCRIMINATION",
     "LSAT6_LTM_RASCH_DISCRIMINATION",
     "LSAT6_LTM_RASCH_LOGLIK",
+    "LSAT7_3PL_ML_LOGLIK",
+    "LSAT7_FREQUENCIES",
+    "LSAT7_MIRT_2PL_LOGLIK",
     "lsat6",
+    "lsat7",
 ]
 
 # LSAT section 6 (Bock & Lieberman 1970): 1000 examinees, 5 items, as pattern frequencies (the
@@ -33,9 +39,36 @@ LSAT6_FREQUENCIES: Final = MappingProxyType({
 LSAT6_LTM_2PL_DISCRIMINATION: Final = (0.8253715, 0.7229499, 0.8904748, 0.6885502, 0.6574516)
 LSAT6_LTM_2PL_DIFFICULTY: Final = (-3.3597341, -1.3696497, -0.2798983, -1.8659189, -3.1235725)
 LSAT6_LTM_2PL_LOGLIK: Final = -2466.653
+# Their standard errors, `summary(ltm(LSAT ~ z1))`, from ltm's Hessian of the marginal.
+LSAT6_LTM_2PL_SE_DISCRIMINATION: Final = (0.2581, 0.1867, 0.2326, 0.1852, 0.2100)
+LSAT6_LTM_2PL_SE_DIFFICULTY: Final = (0.8669, 0.3073, 0.0997, 0.4341, 0.8700)
 # `rasch(LSAT)`: one discrimination common to all items, estimated.
 LSAT6_LTM_RASCH_DISCRIMINATION: Final = 0.755
 LSAT6_LTM_RASCH_LOGLIK: Final = -2466.938
+
+# LSAT section 7 (Bock & Lieberman 1970; Bock & Aitkin 1981): 1000 examinees, 5 items, all 32
+# patterns. Shipped as R mirt's `LSAT7` data set.
+LSAT7_FREQUENCIES: Final = MappingProxyType({
+    "00000": 12, "00001": 19, "00010": 1, "00011": 7, "00100": 3, "00101": 19, "00110": 3,
+    "00111": 17, "01000": 10, "01001": 5, "01010": 3, "01011": 7, "01100": 7, "01101": 23,
+    "01110": 8, "01111": 28, "10000": 7, "10001": 39, "10010": 11, "10011": 34, "10100": 14,
+    "10101": 51, "10110": 15, "10111": 90, "11000": 6, "11001": 25, "11010": 7, "11011": 35,
+    "11100": 18, "11101": 136, "11110": 32, "11111": 308,
+})  # fmt: skip
+# 2PL log-likelihood, `mirt(expand.table(LSAT7), 1)` (mirt's documentation example).
+LSAT7_MIRT_2PL_LOGLIK: Final = -2658.805
+# The 3PL's maximum without priors (four c's at 0, so barely above the 2PL's).
+LSAT7_3PL_ML_LOGLIK: Final = -2658.055
+
+
+def _patterns(frequencies: MappingProxyType[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    patterns = np.array([[int(ch) for ch in key] for key in frequencies], dtype=float)
+    return patterns, np.array(list(frequencies.values()), dtype=float)
+
+
+def lsat7() -> tuple[np.ndarray, np.ndarray]:
+    """LSAT-7 as ``(32, 5)`` response patterns and their ``(32,)`` frequencies (sum 1000)."""
+    return _patterns(LSAT7_FREQUENCIES)
 
 
 def lsat6() -> tuple[np.ndarray, np.ndarray]:
@@ -45,5 +78,4 @@ def lsat6() -> tuple[np.ndarray, np.ndarray]:
         ``(30, 5)`` 0/1 patterns (float) and ``(30,)`` frequencies summing to 1000; pass them
         as ``responses`` and ``weights``.
     """
-    patterns = np.array([[int(ch) for ch in key] for key in LSAT6_FREQUENCIES], dtype=float)
-    return patterns, np.array(list(LSAT6_FREQUENCIES.values()), dtype=float)
+    return _patterns(LSAT6_FREQUENCIES)

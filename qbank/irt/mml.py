@@ -9,11 +9,15 @@ weights (frequencies of response patterns).
 
 Models (D = 1.7 metric of DESIGN.md): ``3pl``; ``2pl`` (c = 0); ``1pl`` (c = 0 and one a common
 to all estimated items, as in Rasch MML with a free slope). Anchor items keep their values and
-only inform θ. Standard errors come from the observed information of the marginal
-log-likelihood (Louis 1982), priors included: for the 2PL and 3PL each item's own block, as
-BILOG-MG reports them (cross-item covariances are ignored, which understates SEs by a few
-percent, b's by up to ~20 % on short tests); for the 1PL the full matrix, since its common a
-couples every item.
+only inform θ. The EM runs in float64 (scoped to the fit: the rest of the process keeps JAX's
+float32 default), so the log posterior it reports never decreases from cycle to cycle.
+
+Convergence needs both a small parameter change (``tol``) and a small gradient of the marginal
+log posterior, each component times the parameter's SD from its item's information block
+(``gtol``): EM's steps shrink long before the maximum where the missing information is large
+(hard, weakly discriminating items), so a small change alone does not show convergence. A fit
+that stops otherwise says why and names the items. Standard errors come from the full observed
+information of the marginal log-likelihood, cross-item blocks included (``qbank.irt.mml_errors``).
 """
 
 from __future__ import annotations
@@ -29,20 +33,19 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from qbank.errors import InvalidInputError
-from qbank.irt.eap import make_grid, prior_log_density
 from qbank.irt.mml_data import ResponseData, check_start, response_data
+from qbank.irt.mml_errors import information_matrix, standard_deviations
 from qbank.irt.mml_items import (
     FREE,
-    GridTerms,
     Priors,
+    ascent_point,
     ascent_step,
-    best_step,
+    at_bound,
     grid_terms,
     item_objective,
     m_step,
     prior_terms,
     scoring_parts,
-    small_inverse,
 )
 from qbank.irt.model import D, ItemParams, log_likelihood
 
@@ -70,8 +73,10 @@ DEFAULT_PRIORS: dict[str, Priors] = {
 class MmlSettings:
     """How to calibrate; validated once, here.
 
-    ``tol`` bounds the largest change of any estimated a, b or c between two cycles;
-    ``priors=None`` takes the model's ``DEFAULT_PRIORS``.
+    Converged means: the largest change of any estimated a, b or c between two cycles is below
+    ``tol`` and the largest gradient component of the marginal log posterior, times that
+    parameter's SD (in φ = log a, b, logit c), is below ``gtol``. ``priors=None`` takes the
+    model's ``DEFAULT_PRIORS``; ``standard_errors=False`` skips them (NaN), for timing.
     """
 
     model: str = "3pl"
@@ -81,6 +86,8 @@ class MmlSettings:
     limit: float = 6.0
     newton_steps: int = 3
     priors: Priors | None = None
+    gtol: float = 1e-3
+    standard_errors: bool = True
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -89,6 +96,8 @@ class MmlSettings:
             raise InvalidInputError(f"max_cycles must be in [1, 100000], got {self.max_cycles}")
         if not 0 < self.tol < 1:
             raise InvalidInputError(f"tol must be in (0, 1), got {self.tol}")
+        if not 0 < self.gtol < 1:
+            raise InvalidInputError(f"gtol must be in (0, 1), got {self.gtol}")
         if not 41 <= self.n_points <= 401 or not 2.0 <= self.limit <= 10.0:
             raise InvalidInputError("the grid needs 41–401 points on [−limit, limit], limit 2–10")
         if not 1 <= self.newton_steps <= 20:
@@ -111,8 +120,10 @@ def _check_priors(priors: Priors) -> None:
 class CycleProgress(NamedTuple):
     """Figures of one EM cycle, handed to ``on_cycle``.
 
-    ``loglik`` and ``log_posterior`` (log-likelihood plus log priors) are those of the
-    parameters the cycle started from; ``log_posterior`` never decreases from cycle to cycle.
+    ``loglik``, ``log_posterior`` (log-likelihood plus log priors) and ``max_gradient`` (the
+    largest gradient component times its SD) are those of the parameters the cycle started
+    from; ``max_change`` the largest change of a, b or c it made. ``log_posterior`` never
+    decreases from cycle to cycle.
     """
 
     cycle: int
@@ -120,10 +131,23 @@ class CycleProgress(NamedTuple):
     loglik: float
     log_posterior: float
     max_change: float
+    max_gradient: float = float("nan")
+
+
+STOP_REASONS = ("converged", "max_cycles", "no_ascent", "at_bound")
+"""Why a fit stopped: converged; ``max_cycles`` reached first; ``no_ascent``: no step raised
+the objective of items whose gradient is not small; ``at_bound``: every item still short of
+convergence has a parameter on the edge of its box (e.g. b at ±8 for an item everyone got
+right)."""
 
 
 class MmlResult(NamedTuple):
-    """Estimates, standard errors (NaN where a parameter was not estimated) and fit."""
+    """Estimates, standard errors (NaN where a parameter was not estimated) and fit.
+
+    ``converged`` is true only when ``stop_reason == "converged"``; ``unconverged_items`` are
+    the indices of the items still short of the criteria (empty when converged), with
+    ``message`` a sentence for people.
+    """
 
     items: ItemParams
     standard_errors: ItemParams
@@ -132,6 +156,9 @@ class MmlResult(NamedTuple):
     cycles: int
     converged: bool
     history: list[CycleProgress]
+    stop_reason: str = "converged"
+    unconverged_items: tuple[int, ...] = ()
+    message: str = ""
 
 
 class _Fit(NamedTuple):
@@ -185,8 +212,12 @@ def _total_log_prior(model: str, priors: Priors, phi: jax.Array, free: jax.Array
 def _common_a_step(
     priors: Priors, phi: jax.Array, c: jax.Array, counts: _Posterior, free: jax.Array,
     grid: jax.Array,
-) -> jax.Array:  # fmt: skip
-    """One safeguarded Fisher-scoring step on the 1PL's common log a, all free items together."""
+) -> tuple[jax.Array, jax.Array, jax.Array]:  # fmt: skip
+    """One safeguarded ascent step on the 1PL's common log a, all free items together.
+
+    Returns the new log a, the gradient of the log posterior in log a and that gradient
+    times log a's SD (from the summed information), at the point the step started from.
+    """
 
     def objective(x: jax.Array) -> jax.Array:
         shared = phi.at[:, 0].set(x[0])
@@ -203,131 +234,72 @@ def _common_a_step(
     information = jnp.sum(jnp.where(free, informations[:, 0, 0], 0.0)) - prior_curv[0]
     x = phi[0, :1]
     step = ascent_step(score[None], information[None, None])
-    return jnp.clip(best_step(objective, x, step), -4.6, 2.3)[0]
+    new = jnp.clip(ascent_point(objective, x, step, score[None]), -4.6, 2.3)[0]
+    scaled = jnp.abs(score) / jnp.sqrt(jnp.maximum(information, 1e-300))
+    return new, score, scaled
+
+
+class _Cycle(NamedTuple):
+    fit: _Fit  # after the cycle
+    loglik: jax.Array  # () at the start
+    log_posterior: jax.Array  # ()
+    change: jax.Array  # (n_items,) largest change of the item's a, b, c
+    scaled_gradient: jax.Array  # (n_items,) largest |gradient|·sd of the item's parameters
+    at_bound: jax.Array  # (n_items,) bool, after the cycle
 
 
 @partial(jax.jit, static_argnames=("model", "priors", "newton_steps"))
 def _em_cycle(
     fit: _Fit, data: ResponseData, free: jax.Array, grid: jax.Array, log_weights: jax.Array,
     model: str, priors: Priors, newton_steps: int,
-) -> tuple[_Fit, jax.Array, jax.Array, jax.Array]:  # fmt: skip
+) -> _Cycle:  # fmt: skip
     counts = _e_step(fit, data, grid, log_weights)
     phi = _to_phi(fit)
     if model == "1pl":
         phi = phi.at[:, 0].set(_common_log_a(fit, free))
     penalty = _total_log_prior(model, priors, phi, free)
     update = jax.vmap(m_step, in_axes=(None, None, 0, 0, 0, 0, None, None))
-    new_phi = update(model, priors, phi, fit.c, counts.correct, counts.wrong, grid, newton_steps)
+    steps = update(model, priors, phi, fit.c, counts.correct, counts.wrong, grid, newton_steps)
+    new_phi, scaled = steps.phi, jnp.max(steps.scaled_gradient, axis=1)
     if model == "1pl":
-        new_phi = new_phi.at[:, 0].set(_common_a_step(priors, new_phi, fit.c, counts, free, grid))
+        log_a, _, scaled_a = _common_a_step(priors, new_phi, fit.c, counts, free, grid)
+        new_phi = new_phi.at[:, 0].set(log_a)
+        scaled = jnp.maximum(scaled, scaled_a)
     new_fit = _from_phi(model, new_phi, fit, free)
-    change = jnp.max(jnp.where(free[:, None], jnp.abs(jnp.stack(new_fit, 1) - jnp.stack(fit, 1)),
-                               0.0))  # fmt: skip
-    return new_fit, counts.loglik, counts.loglik + penalty, change
+    change = jnp.max(jnp.abs(jnp.stack(new_fit, 1) - jnp.stack(fit, 1)), axis=1)
+    bound = jax.vmap(at_bound, in_axes=(0, None))(_to_phi(new_fit), model)
+    zero = jnp.zeros_like(change)
+    return _Cycle(new_fit, counts.loglik, counts.loglik + penalty, jnp.where(free, change, zero),
+                  jnp.where(free, scaled, zero), bound & free)  # fmt: skip
 
 
-def _louis_information(
-    priors: Priors, phi: jax.Array, terms: GridTerms, data: ResponseData, counts: _Posterior
-) -> jax.Array:
-    """(n_items, 3, 3) observed information of each item's φ (Louis 1982), priors included.
-
-    Per person, −∂²log L = −E[∂²log f] − E[s sᵀ] + E[s] E[s]ᵀ under the posterior of θ. Summed
-    over persons, the first two terms are Σ_q r_q ∇²P/P + (n − r)_q ∇²Q/Q; the last needs each
-    person's posterior mean score E[s_pi] = Σ_q post_pq ∇log P|Q_iq.
-    """
-    expected = jnp.einsum("iq,iqkl->ikl", counts.correct, terms.curv_p) + jnp.einsum(
-        "iq,iqkl->ikl", counts.wrong, terms.curv_q
-    )
-    mean_p = jnp.einsum("pq,iqk->pik", counts.posterior, terms.grad_p)
-    mean_q = jnp.einsum("pq,iqk->pik", counts.posterior, terms.grad_q)
-    mean_score = data.correct[..., None] * mean_p + data.wrong[..., None] * mean_q
-    outer = jnp.einsum("p,pik,pil->ikl", data.weights, mean_score, mean_score)
-    prior_curv = jax.vmap(lambda x: prior_terms(priors, x)[2])(phi)
-    return -expected + outer - jax.vmap(jnp.diag)(prior_curv)
-
-
-def _rasch_standard_deviations(
-    priors: Priors, phi: jax.Array, terms: GridTerms, data: ResponseData, counts: _Posterior,
-    free: jax.Array,
-) -> jax.Array:  # fmt: skip
-    """(n_items, 2) SDs of (log a, b) under the 1PL, from the full observed information.
-
-    The common a couples every item, so item blocks would badly understate the errors (on
-    LSAT-6, by 2–3×). The information of (log a, b_1, …, b_n) is Louis' (1982) −E[H] − E[s sᵀ]
-    + Σ_p E[s_p] E[s_p]ᵀ; E[s sᵀ] needs each person's score vector at each grid point, summed
-    over grid points in a scan so that no (persons, points, items) array is ever built.
-    """
-    n_items = phi.shape[0]
-    weight = free.astype(phi.dtype)
-    grad_p, grad_q = terms.grad_p[..., :2], terms.grad_q[..., :2]  # (I, Q, 2): log a, b
-    outer_p = grad_p[..., :, None] * grad_p[..., None, :]
-    outer_q = grad_q[..., :, None] * grad_q[..., None, :]
-    hess = jnp.einsum("iq,iqkl->ikl", counts.correct, terms.curv_p[..., :2, :2] - outer_p)
-    hess = hess + jnp.einsum("iq,iqkl->ikl", counts.wrong, terms.curv_q[..., :2, :2] - outer_q)
-    hess = hess * weight[:, None, None]
-    expected = jnp.zeros((n_items + 1, n_items + 1), phi.dtype)
-    expected = expected.at[0, 0].set(jnp.sum(hess[:, 0, 0]))
-    expected = expected.at[0, 1:].set(hess[:, 0, 1]).at[1:, 0].set(hess[:, 0, 1])
-    expected = expected + jnp.diag(jnp.concatenate([jnp.zeros(1, phi.dtype), hess[:, 1, 1]]))
-
-    def scores_at(q: jax.Array) -> jax.Array:  # (n_persons, 1 + n_items)
-        by_item = data.correct[..., None] * grad_p[:, q] + data.wrong[..., None] * grad_q[:, q]
-        return jnp.concatenate([by_item[..., 0] @ weight[:, None], by_item[..., 1] * weight], 1)
-
-    def add_point(total: jax.Array, q: jax.Array) -> tuple[jax.Array, None]:
-        scores = scores_at(q)
-        weighted = scores * (data.weights * counts.posterior[:, q])[:, None]
-        return total + weighted.T @ scores, None
-
-    n_points = counts.posterior.shape[1]
-    second, _ = jax.lax.scan(add_point, jnp.zeros_like(expected), jnp.arange(n_points))
-    mean = jax.lax.map(scores_at, jnp.arange(n_points))  # (Q, P, 1 + I)
-    mean = jnp.einsum("pq,qpk->pk", counts.posterior, mean)
-    first = (mean * data.weights[:, None]).T @ mean
-    prior_curv = jax.vmap(lambda x: prior_terms(priors, x)[2])(phi)
-    prior = jnp.concatenate([prior_curv[jnp.argmax(free), :1], prior_curv[:, 1] * weight])
-    information = -expected - second + first - jnp.diag(prior)
-    keep = jnp.concatenate([jnp.ones(1, bool), free])
-    information = jnp.where(keep[:, None] & keep[None, :], information, jnp.eye(n_items + 1))
-    variances = jnp.diagonal(jnp.linalg.inv(information))
-    positive = jnp.all(jnp.linalg.eigvalsh(information) > 0)
-    sd = jnp.where(positive, jnp.sqrt(jnp.abs(variances)), jnp.nan)
-    return jnp.stack([jnp.broadcast_to(sd[0], (n_items,)), sd[1:]], axis=1)
-
-
-def _standard_deviations(information: jax.Array) -> jax.Array:
-    """sqrt(diag(inverse)) per item; NaN where the information is not positive definite."""
-    inverse, positive = jax.vmap(small_inverse)(information)
-    variances = jnp.diagonal(inverse, axis1=-2, axis2=-1)
-    return jnp.where(positive[..., None], jnp.sqrt(jnp.abs(variances)), jnp.nan)
-
-
-@partial(jax.jit, static_argnames=("model", "priors"))
+@partial(jax.jit, static_argnames=("model", "priors", "complete"))
 def _finish(
     fit: _Fit, data: ResponseData, free: jax.Array, grid: jax.Array, log_weights: jax.Array,
-    model: str, priors: Priors,
-) -> tuple[jax.Array, jax.Array, _Fit]:  # fmt: skip
-    """Log-likelihood, log posterior and standard errors at the final estimates."""
+    model: str, priors: Priors, complete: bool,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:  # fmt: skip
+    """Log-likelihood, log posterior, the full information and the common-a prior curvature."""
     counts = _e_step(fit, data, grid, log_weights)
     phi = _to_phi(fit)
     terms = jax.vmap(grid_terms, in_axes=(0, 0, 0, None))(fit.a, fit.b, fit.c, grid)
-    information = _louis_information(priors, phi, terms, data, counts)
-    index = jnp.asarray(FREE[model])
-    sd_phi = (
-        jnp.full(phi.shape, jnp.nan)
-        .at[:, index]
-        .set(_standard_deviations(information[:, index[:, None], index[None, :]]))
-    )
-    if model == "1pl":
-        sd_phi = sd_phi.at[:, :2].set(
-            _rasch_standard_deviations(priors, phi, terms, data, counts, free)
-        )
-    # Delta method: d a / d log a = a, d c / d logit c = c (1 − c).
-    errors = _Fit(sd_phi[:, 0] * fit.a, sd_phi[:, 1], sd_phi[:, 2] * fit.c * (1.0 - fit.c))
-    errors = _Fit(*(jnp.where(free, x, jnp.nan) for x in errors))
+    information = information_matrix(terms, data, counts.posterior, phi, model, priors, complete)
     if model == "1pl":
         phi = phi.at[:, 0].set(_common_log_a(fit, free))
-    return counts.loglik, counts.loglik + _total_log_prior(model, priors, phi, free), errors
+    common_curv = prior_terms(priors, phi[jnp.argmax(free)])[2][0]
+    log_post = counts.loglik + _total_log_prior(model, priors, phi, free)
+    return counts.loglik, log_post, information, common_curv
+
+
+@partial(jax.jit, static_argnames=("model", "priors"))
+def _fit_values(
+    fit: _Fit, data: ResponseData, free: jax.Array, grid: jax.Array, log_weights: jax.Array,
+    model: str, priors: Priors,
+) -> tuple[jax.Array, jax.Array]:  # fmt: skip
+    counts = _e_step(fit, data, grid, log_weights)
+    phi = _to_phi(fit)
+    if model == "1pl":
+        phi = phi.at[:, 0].set(_common_log_a(fit, free))
+    return counts.loglik, counts.loglik + _total_log_prior(model, priors, phi, free)
 
 
 def initial_params(data: ResponseData, model: str) -> ItemParams:
@@ -337,13 +309,15 @@ def initial_params(data: ResponseData, model: str) -> ItemParams:
     which inverts to b ≈ −0.86·logit(share) at a = 1.
     """
     c = 0.2 if model == "3pl" else 0.0
-    answered = np.asarray(data.weights @ (data.correct + data.wrong))
-    share = np.asarray(data.weights @ data.correct) / np.maximum(answered, 1e-12)
+    weights, correct = np.asarray(data.weights), np.asarray(data.correct)
+    answered = weights @ (correct + np.asarray(data.wrong))
+    share = weights @ correct / np.maximum(answered, 1e-12)
     share = np.clip((share - c) / (1.0 - c), 0.02, 0.98)
     scale = np.sqrt(1.0 + np.pi / 8.0 * D**2) / D
     b = -scale * np.log(share / (1.0 - share))
     n_items = b.shape[0]
-    return ItemParams(jnp.ones(n_items), jnp.asarray(b), jnp.full(n_items, c))
+    return ItemParams(jnp.asarray(np.ones(n_items)), jnp.asarray(b),
+                      jnp.asarray(np.full(n_items, c)))  # fmt: skip
 
 
 def calibrate_mml(
@@ -375,6 +349,19 @@ def calibrate_mml(
             shapes, weights or starting values.
     """
     settings = settings or MmlSettings()
+    with jax.enable_x64(True):
+        result = _calibrate(responses, observed, weights, settings, start, anchors, on_cycle)
+    # Back in the caller's precision (float32 unless it enabled x64 itself).
+    items, errors = (ItemParams(*(jnp.asarray(np.asarray(x)) for x in group))
+                     for group in (result.items, result.standard_errors))  # fmt: skip
+    return result._replace(items=items, standard_errors=errors)
+
+
+def _calibrate(
+    responses: ArrayLike, observed: ArrayLike | None, weights: ArrayLike | None,
+    settings: MmlSettings, start: ItemParams | None, anchors: ArrayLike | None,
+    on_cycle: Callable[[CycleProgress], object] | None,
+) -> MmlResult:  # fmt: skip
     data = response_data(responses, observed, weights)
     n_items = data.correct.shape[1]
     free = np.ones(n_items, bool) if anchors is None else np.asarray(anchors, bool)
@@ -386,41 +373,92 @@ def calibrate_mml(
         free = ~free
     if not free.any():
         raise InvalidInputError("every item is an anchor: nothing to calibrate")
-    answered = np.asarray(data.weights @ (data.correct + data.wrong))
+    # NumPy for the bookkeeping: each eager JAX op would be one more small XLA program.
+    answered = np.asarray(data.weights) @ (np.asarray(data.correct) + np.asarray(data.wrong))
     nobody = np.flatnonzero(free & (answered <= 0))
     if nobody.size:
         raise InvalidInputError(f"item {int(nobody[0])} was answered by nobody")
     first = initial_params(data, settings.model)
     if start is not None:
         check_start(start, n_items)
-    fit = _Fit(*first) if start is None else _Fit(*(jnp.asarray(x, first.a.dtype) for x in start))
+    fit = _Fit(*first) if start is None else _Fit(*(jnp.asarray(np.asarray(x, np.float64))
+                                                    for x in start))  # fmt: skip
     if anchors is not None:  # estimated items start from the heuristic, anchors from `start`
-        fit = _Fit(*(jnp.where(free, new, old) for new, old in zip(first, fit, strict=True)))
-    return _run_em(fit, data, jnp.asarray(free), settings, on_cycle)
+        fit = _Fit(*(jnp.asarray(np.where(free, np.asarray(new), np.asarray(old)))
+                     for new, old in zip(first, fit, strict=True)))  # fmt: skip
+    return _run_em(fit, data, jnp.asarray(free), settings, on_cycle)[1]
 
 
 def _run_em(
     fit: _Fit, data: ResponseData, free: jax.Array, settings: MmlSettings,
     on_cycle: Callable[[CycleProgress], object] | None,
-) -> MmlResult:  # fmt: skip
-    grid = make_grid(settings.n_points, settings.limit).astype(data.correct.dtype)
-    log_weights = prior_log_density(grid)
-    log_weights = log_weights - jax.nn.logsumexp(log_weights)
+) -> tuple[_Fit, MmlResult]:  # fmt: skip
+    points = np.linspace(-settings.limit, settings.limit, settings.n_points)
+    density = -0.5 * points**2
+    grid = jnp.asarray(points)
+    log_weights = jnp.asarray(density - np.log(np.sum(np.exp(density))))
     priors, model = settings.effective_priors(), settings.model
     history: list[CycleProgress] = []
-    converged = False
+    reason, concerned = "max_cycles", np.zeros(free.shape, bool)
     for cycle in range(1, settings.max_cycles + 1):
-        fit, loglik, log_post, change = _em_cycle(
-            fit, data, free, grid, log_weights, model, priors, settings.newton_steps
-        )
-        progress = CycleProgress(cycle, settings.max_cycles, float(loglik), float(log_post),
-                                 float(change))  # fmt: skip
+        step = _em_cycle(fit, data, free, grid, log_weights, model, priors,
+                         settings.newton_steps)  # fmt: skip
+        change, scaled = np.asarray(step.change), np.asarray(step.scaled_gradient)
+        progress = CycleProgress(cycle, settings.max_cycles, float(step.loglik),
+                                 float(step.log_posterior), float(change.max()),
+                                 float(scaled.max()))  # fmt: skip
         history.append(progress)
         if on_cycle is not None:
             on_cycle(progress)
-        if progress.max_change < settings.tol:
-            converged = True
+        short = (change >= settings.tol) | ~(scaled < settings.gtol)
+        if not short.any():
+            reason, concerned, fit = "converged", short, step.fit
             break
-    loglik, log_post, errors = _finish(fit, data, free, grid, log_weights, model, priors)
-    return MmlResult(ItemParams(*fit), ItemParams(*errors), float(loglik), float(log_post),
-                     len(history), converged, history)  # fmt: skip
+        bound = np.asarray(step.at_bound)
+        if change.max() < settings.tol and (bound | ~short).all():
+            reason, concerned, fit = "at_bound", short, step.fit
+            break
+        if change.max() == 0.0:  # nothing moved, yet some gradient is not small
+            reason, concerned, fit = "no_ascent", short, step.fit
+            break
+        fit, concerned = step.fit, short
+    n_items = free.shape[0]
+    if settings.standard_errors:
+        complete = bool(np.all(np.asarray(data.correct) + np.asarray(data.wrong) > 0))
+        loglik, log_post, information, common_curv = _finish(
+            fit, data, free, grid, log_weights, model, priors, complete
+        )
+        sd_phi = standard_deviations(np.asarray(information), np.asarray(free), model,
+                                     float(common_curv))  # fmt: skip
+    else:
+        loglik, log_post = _fit_values(fit, data, free, grid, log_weights, model, priors)
+        sd_phi = np.full((n_items, 3), np.nan)
+    a, c = np.asarray(fit.a), np.asarray(fit.c)
+    # Delta method: d a / d log a = a, d c / d logit c = c (1 − c).
+    errors = np.stack([sd_phi[:, 0] * a, sd_phi[:, 1], sd_phi[:, 2] * c * (1.0 - c)])
+    if model != "3pl":
+        errors[2] = np.nan
+    if model == "1pl":
+        errors[0] = np.where(np.asarray(free), errors[0], np.nan)
+    errors = np.where(np.asarray(free)[None, :], errors, np.nan)
+    items = tuple(int(i) for i in np.flatnonzero(concerned & np.asarray(free)))
+    result = MmlResult(
+        ItemParams(*(jnp.asarray(x) for x in fit)),
+        ItemParams(*(jnp.asarray(x) for x in errors)), float(loglik),
+        float(log_post), len(history), reason == "converged", history, reason,
+        () if reason == "converged" else items, _message(reason, items, settings),
+    )  # fmt: skip
+    return fit, result
+
+
+def _message(reason: str, items: tuple[int, ...], settings: MmlSettings) -> str:
+    listed = ", ".join(str(i) for i in items[:20]) + (" …" if len(items) > 20 else "")
+    if reason == "converged":
+        return "converged: parameter change < tol and scaled gradient < gtol for every item"
+    if reason == "max_cycles":
+        return (
+            f"stopped after max_cycles = {settings.max_cycles} short of convergence: items {listed}"
+        )
+    if reason == "at_bound":
+        return f"stopped with parameters on the edge of their range: items {listed}"
+    return f"stopped: no ascent step found although the gradient is not small: items {listed}"

@@ -12,6 +12,7 @@ and each is a product of bounded factors, so nothing divides by an underflowed p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -24,7 +25,10 @@ from qbank.irt.model import MAX_A, D
 __all__ = [
     "FREE",
     "GridTerms",
+    "ItemStep",
     "Priors",
+    "ascent_point",
+    "at_bound",
     "best_step",
     "grid_terms",
     "item_objective",
@@ -39,10 +43,13 @@ FREE: dict[str, tuple[int, ...]] = {"3pl": (0, 1, 2), "2pl": (0, 1), "1pl": (1,)
 
 # Box for φ: beyond it an item is degenerate anyway and float32 starts to overflow.
 _PHI_LOW = (-4.6, -8.0, -9.2)  # a ≥ 0.01, b ≥ −8, c ≥ 1e-4
-_PHI_HIGH = (float(jnp.log(MAX_A)), 8.0, 0.4)  # a ≤ MAX_A, b ≤ 8, c ≤ 0.6
-# Step lengths tried along each scoring direction; 0 keeps the current value, so an M-step
-# never lowers the item's objective and EM stays monotone.
-_STEP_SCALES = (1.0, 0.5, 0.25, 0.125, 0.0)
+_PHI_HIGH = (math.log(MAX_A), 8.0, 0.4)  # a ≤ MAX_A, b ≤ 8, c ≤ 0.6
+# Step lengths tried along the Fisher-scoring direction and, as a fallback, along the gradient
+# (scaled to a largest component of 1). 0 keeps the current value, so an M-step never lowers the
+# item's objective and EM stays monotone; the gradient's short steps always climb unless the
+# item is already at a stationary point (or pressed against the box).
+_STEP_SCALES = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.0)
+_GRADIENT_SCALES = (0.5, 0.125, 0.03125, 2.0**-7, 2.0**-9, 2.0**-11, 2.0**-13, 2.0**-16, 0.0)
 _MAX_STEP = 1.0
 _RIDGE = 1e-3
 
@@ -106,6 +113,19 @@ def grid_terms(a: jax.Array, b: jax.Array, c: jax.Array, grid: jax.Array) -> Gri
         c * s * z, -c * s * da, jnp.broadcast_to(-c * (1.0 - 2.0 * c), z.shape),
     )  # fmt: skip
     return GridTerms(log_p, log_q, grad_p, grad_q, curv_p, curv_q)
+
+
+def grid_scores(a: jax.Array, b: jax.Array, c: jax.Array, grid: jax.Array) -> GridTerms:
+    """``grid_terms`` without the curvatures (zeros), all the M-step's scoring needs."""
+    z, log_p, log_q = _log_pq(a, b, c, grid)
+    s, one_minus_s = jax.nn.sigmoid(z), jax.nn.sigmoid(-z)
+    w = jnp.exp(jnp.log1p(-c) + jax.nn.log_sigmoid(z) - log_p)
+    v = jnp.exp(jnp.log(c) - log_p)
+    da, u = D * a, 1.0 - c
+    grad_p = jnp.stack([w * one_minus_s * z, -w * one_minus_s * da, v * u * one_minus_s], -1)
+    grad_q = jnp.stack([-s * z, s * da, jnp.broadcast_to(-c, z.shape)], -1)
+    none = jnp.zeros((0, 3, 3), z.dtype)
+    return GridTerms(log_p, log_q, grad_p, grad_q, none, none)
 
 
 def _symmetric(*entries: jax.Array) -> jax.Array:
@@ -182,18 +202,43 @@ def scoring_parts(
     return score, information
 
 
+def _best_along(
+    objective: Callable[[jax.Array], jax.Array], x: jax.Array, step: jax.Array,
+    scales: tuple[float, ...],
+) -> tuple[jax.Array, jax.Array]:  # fmt: skip
+    candidates = x[None, :] + jnp.asarray(scales, x.dtype)[:, None] * step[None, :]
+    values = jax.vmap(objective)(candidates)
+    values = jnp.where(jnp.isfinite(values), values, -jnp.inf)
+    best = jnp.argmax(values)
+    return candidates[best], values[best]
+
+
 def best_step(
     objective: Callable[[jax.Array], jax.Array], x: jax.Array, step: jax.Array
 ) -> jax.Array:
     """The point of ``x + s·step``, s in ``_STEP_SCALES``, with the highest objective.
 
     Evaluating every step length at once replaces a sequential line search; s = 0 is among
-    them, so the result is never worse than ``x``.
+    them, so the result is never worse than ``x`` (a downhill ``step`` returns ``x``).
     """
-    candidates = x[None, :] + jnp.asarray(_STEP_SCALES, x.dtype)[:, None] * step[None, :]
-    values = jax.vmap(objective)(candidates)
-    values = jnp.where(jnp.isfinite(values), values, -jnp.inf)
-    return candidates[jnp.argmax(values)]
+    return _best_along(objective, x, step, _STEP_SCALES)[0]
+
+
+def ascent_point(
+    objective: Callable[[jax.Array], jax.Array], x: jax.Array, fisher: jax.Array,
+    gradient: jax.Array,
+) -> jax.Array:  # fmt: skip
+    """The better of the best point along the Fisher-scoring step and along the gradient.
+
+    The gradient direction (scaled so that its largest component is 1) climbs for short
+    enough steps wherever the gradient is not zero, so an item whose scoring step does not
+    improve still moves uphill instead of freezing where it is.
+    """
+    along_fisher, fisher_value = _best_along(objective, x, fisher, _STEP_SCALES)
+    size = jnp.max(jnp.abs(gradient))
+    direction = jnp.where(size > 0, gradient / jnp.where(size > 0, size, 1.0), 0.0)
+    along_gradient, gradient_value = _best_along(objective, x, direction, _GRADIENT_SCALES)
+    return jnp.where(fisher_value >= gradient_value, along_fisher, along_gradient)
 
 
 def small_inverse(matrix: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -222,11 +267,17 @@ def small_inverse(matrix: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 def ascent_step(score: jax.Array, information: jax.Array) -> jax.Array:
-    """Fisher-scoring step ``information⁻¹·score``, ridged, finite and at most ``_MAX_STEP``."""
+    """Fisher-scoring step ``information⁻¹·score``, ridged and finite.
+
+    A step longer than ``_MAX_STEP`` in any component is shortened as a whole: scaling keeps
+    the direction (still uphill, since the information is positive definite), where clipping
+    each component separately could turn it downhill.
+    """
     ridge = _RIDGE * jnp.eye(score.shape[0], dtype=score.dtype)
     step = small_inverse(information + ridge)[0] @ score
     step = jnp.where(jnp.isfinite(step), step, 0.0)
-    return jnp.clip(step, -_MAX_STEP, _MAX_STEP)
+    largest = jnp.max(jnp.abs(step))
+    return step * jnp.minimum(1.0, _MAX_STEP / jnp.maximum(largest, 1e-30))
 
 
 def clip_phi(phi: jax.Array) -> jax.Array:
@@ -234,23 +285,56 @@ def clip_phi(phi: jax.Array) -> jax.Array:
     return jnp.clip(phi, jnp.asarray(_PHI_LOW, phi.dtype), jnp.asarray(_PHI_HIGH, phi.dtype))
 
 
+def at_bound(phi: jax.Array, model: str) -> jax.Array:
+    """Whether any of the item's free coordinates sits on the edge of the box."""
+    low = jnp.asarray(_PHI_LOW, phi.dtype)
+    high = jnp.asarray(_PHI_HIGH, phi.dtype)
+    edge = (phi <= low + 1e-6) | (phi >= high - 1e-6)
+    return jnp.any(edge[jnp.asarray(FREE[model])])
+
+
+class ItemStep(NamedTuple):
+    """An item's M-step result and the gradient at the point the cycle started from."""
+
+    phi: jax.Array  # (3,) new φ
+    gradient: jax.Array  # (3,) ∇φ of the log posterior at the start (0 where not free)
+    scaled_gradient: jax.Array  # (3,) |gradient|·sd, sd from the item's information block
+
+
 def m_step(
     model: str, priors: Priors, phi: jax.Array, c_fixed: jax.Array, correct: jax.Array,
     wrong: jax.Array, grid: jax.Array, n_steps: int,
-) -> jax.Array:  # fmt: skip
-    """``n_steps`` safeguarded Fisher-scoring steps on one item's free parameters; returns φ."""
+) -> ItemStep:  # fmt: skip
+    """``n_steps`` safeguarded ascent steps on one item's free parameters.
+
+    By Fisher's identity the score of the expected complete-data log posterior at the point
+    the E-step used is the gradient of the marginal log posterior there, so the first step's
+    score is returned for the convergence test, scaled by the standard deviations of the
+    item's own information block (how far from the optimum, in SEs, the gradient points).
+    """
     free = jnp.asarray(FREE[model])
 
     def objective(x: jax.Array) -> jax.Array:
         return item_objective(model, priors, clip_phi(x), c_fixed, correct, wrong, grid)
 
-    def one_step(x: jax.Array, _: None) -> tuple[jax.Array, None]:
-        score, information = scoring_parts(grid_terms(*to_params(x, c_fixed, model), grid),
+    def parts(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        score, information = scoring_parts(grid_scores(*to_params(x, c_fixed, model), grid),
                                            correct, wrong)  # fmt: skip
         prior_grad, prior_curv = prior_terms(priors, x)[1:]
         score = (score + prior_grad)[free]
-        information = information[jnp.ix_(free, free)] - jnp.diag(prior_curv[free])
-        direction = jnp.zeros_like(x).at[free].set(ascent_step(score, information))
-        return clip_phi(best_step(objective, x, direction)), None
+        return score, information[jnp.ix_(free, free)] - jnp.diag(prior_curv[free])
 
-    return jax.lax.scan(one_step, phi, None, length=n_steps)[0]
+    def one_step(
+        x: jax.Array, _: None
+    ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:  # fmt: skip
+        score, information = parts(x)
+        fisher = jnp.zeros_like(x).at[free].set(ascent_step(score, information))
+        gradient = jnp.zeros_like(x).at[free].set(score)
+        inverse, positive = small_inverse(information)
+        sd = jnp.where(positive, jnp.sqrt(jnp.abs(jnp.diagonal(inverse))), jnp.inf)
+        scaled = jnp.zeros_like(x).at[free].set(jnp.abs(score) * sd)
+        return clip_phi(ascent_point(objective, x, fisher, gradient)), (gradient, scaled)
+
+    # The scan's first step starts where the E-step was taken: its score is the gradient.
+    new, (gradients, scaled) = jax.lax.scan(one_step, phi, None, length=n_steps)
+    return ItemStep(new, gradients[0], scaled[0])

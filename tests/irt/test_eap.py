@@ -68,11 +68,19 @@ def test_updates_are_batched_over_examinees():
     )
     single = update_log_posterior(prior_log_density(grid), grid, 0, 1.0, 0.0, 0.2)
     np.testing.assert_allclose(updated[1], single, rtol=1e-6)
-    assert eap_estimate(updated, grid).theta_hat.shape == (3,)
+    batched = eap_estimate(updated, grid)
+    for row in range(3):  # the batch is normalised per examinee, over the grid axis
+        alone = eap_estimate(updated[row], grid)
+        assert float(batched.theta_hat[row]) == pytest.approx(float(alone.theta_hat), abs=1e-5)
+        assert float(batched.posterior_sd[row]) == pytest.approx(
+            float(alone.posterior_sd), abs=1e-5
+        )
+    assert len({round(float(x), 3) for x in batched.theta_hat}) == 3
 
 
-def test_grid_needs_at_least_41_points():
+@pytest.mark.parametrize("n_points", [21, 40])
+def test_grid_needs_at_least_41_points(n_points):
     with pytest.raises(InvalidInputError, match="at least 41"):
-        make_grid(21)
+        make_grid(n_points)
     assert make_grid(41).shape == (41,)
     assert float(make_grid()[0]) == -4.0

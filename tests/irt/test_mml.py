@@ -85,22 +85,6 @@ def test_1pl_standard_errors_come_from_the_full_information(lsat_1pl):
     np.testing.assert_allclose(lsat_1pl.standard_errors.b, sd[1:], rtol=2e-3)
 
 
-def test_standard_errors_are_the_item_blocks_of_the_marginal_hessian(lsat_2pl):
-    """Louis' formula against autodiff of the marginal log-likelihood, item by item."""
-    a0, b0 = jnp.asarray(lsat_2pl.items.a), jnp.asarray(lsat_2pl.items.b)
-
-    def marginal(item, log_a, b):
-        return lsat_marginal(jnp.log(a0).at[item].set(log_a), b0.at[item].set(b))
-
-    hessian = jax.jit(jax.hessian(lambda x, i: marginal(i, x[0], x[1])))
-    for item in range(5):
-        block = hessian(jnp.stack([jnp.log(a0[item]), b0[item]]), item)
-        sd = np.sqrt(np.diag(np.linalg.inv(-np.asarray(block))))
-        se_a, se_b = (float(x[item]) for x in lsat_2pl.standard_errors[:2])
-        assert se_a == pytest.approx(sd[0] * float(a0[item]), rel=2e-3)
-        assert se_b == pytest.approx(sd[1], rel=2e-3)
-
-
 @pytest.mark.parametrize(
     ("model", "max_rmse"),
     [("2pl", {"a": 0.06, "b": 0.05}), ("3pl", {"a": 0.10, "b": 0.10, "c": 0.05})],
@@ -111,10 +95,10 @@ def test_recovers_parameters_of_50_items_and_5000_complete_persons(model, max_rm
     assert result.converged
     for name, bound in max_rmse.items():
         assert rmse(getattr(result.items, name), getattr(truth, name)) < bound, name
-    # EM never lowers the log posterior (the log-likelihood where there are no priors), up to
-    # float32 rounding of a sum over 5 000 persons.
+    # EM never lowers the log posterior (the log-likelihood where there are no priors): the
+    # fit runs in float64, whose rounding of a sum over 5 000 persons is ~1e-10.
     log_posterior = np.array([cycle.log_posterior for cycle in result.history])
-    assert np.all(np.diff(log_posterior) >= -4 * np.finfo(np.float32).eps * abs(log_posterior[0]))
+    assert np.all(np.diff(log_posterior) >= -1e-12 * abs(log_posterior[0]))
     if model == "2pl":
         np.testing.assert_array_equal(log_posterior, [c.loglik for c in result.history])
     # The reported standard errors describe the actual estimation error (within 35 %).

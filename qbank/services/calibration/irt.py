@@ -60,6 +60,7 @@ class IrtParams:
     min_respondents: int = 50
     max_cycles: int = 500
     tol: float = 1e-4
+    gtol: float = 1e-3
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -72,7 +73,8 @@ class IrtParams:
 
     def settings(self) -> MmlSettings:
         """The core's settings for these parameters."""
-        return MmlSettings(model=self.model, max_cycles=self.max_cycles, tol=self.tol)
+        return MmlSettings(model=self.model, max_cycles=self.max_cycles, tol=self.tol,
+                           gtol=self.gtol)  # fmt: skip
 
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> IrtParams:
@@ -185,7 +187,9 @@ def _result(data: _ExamData, free: np.ndarray, fit: MmlResult, params: IrtParams
                       "after": {"model": params.model, **after, "n": n}})  # fmt: skip
     return {
         "model": params.model, "loglik": _number(fit.loglik), "cycles": fit.cycles,
-        "converged": fit.converged, "n_persons": int(data.responses.shape[0]),
+        "converged": fit.converged, "stop_reason": fit.stop_reason,
+        "unconverged_items": [data.qids[i] for i in fit.unconverged_items],
+        "message": fit.message, "n_persons": int(data.responses.shape[0]),
         "n_responses": int(data.respondents.sum()), "updated": len(items),
         "min_respondents": params.min_respondents, "items": items, "skipped": skipped,
         "history": history,
@@ -201,7 +205,7 @@ def calibrate_exam(sessions: sessionmaker[Session], context: RunContext) -> dict
 
     def report(cycle: CycleProgress) -> None:
         row = {"iter": cycle.cycle, "loglik": cycle.loglik, "log_posterior": cycle.log_posterior,
-               "max_change": cycle.max_change}  # fmt: skip
+               "max_change": cycle.max_change, "max_gradient": cycle.max_gradient}  # fmt: skip
         history.append(row)
         context.report(cycle.cycle, cycle.max_cycles, row)
 
@@ -317,6 +321,17 @@ def exam_report(sessions: sessionmaker[Session], tenant_id: str, run_id: str) ->
     items = [{"item": row["qid"], "version": row["ver"],
               **{name: row["after"][name] for name in _ESTIMATES}, "n": row["n"]}
              for row in result["items"]]  # fmt: skip
-    keys = ("model", "loglik", "cycles", "converged", "n_persons", "updated", "skipped")
+    keys = (
+        "model",
+        "loglik",
+        "cycles",
+        "converged",
+        "stop_reason",
+        "unconverged_items",
+        "message",
+        "n_persons",
+        "updated",
+        "skipped",
+    )
     return {"run_id": run.id, "status": run.status, "dry_run": run.dry_run, "items": items,
-            **{key: result[key] for key in keys}}  # fmt: skip
+            **{key: result.get(key) for key in keys}}  # fmt: skip

@@ -19,17 +19,19 @@ __all__ = ["REQUIRED_COLUMNS", "calibrate_responses_file", "read_responses_csv"]
 REQUIRED_COLUMNS = ("person", "item", "score")
 
 
-def _rows(path: str) -> list[dict[str, str]]:
+def _rows(path: str) -> tuple[dict[str, int], list[list[str]]]:
+    """Column positions of the header and the data rows (``csv.reader``: plain lists)."""
     try:
         with Path(path).open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            missing = [name for name in REQUIRED_COLUMNS if name not in (reader.fieldnames or [])]
+            reader = csv.reader(handle)
+            header = [name.strip() for name in next(reader, [])]
+            missing = [name for name in REQUIRED_COLUMNS if name not in header]
             if missing:
                 raise InvalidInputError(
                     f"{path}: missing column(s) {', '.join(missing)}; "
                     f"the header needs {','.join(REQUIRED_COLUMNS)}"
                 )
-            return list(reader)
+            return {name: header.index(name) for name in REQUIRED_COLUMNS}, list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise InvalidInputError(f"cannot read {path}: {error}") from None
 
@@ -38,23 +40,31 @@ def read_responses_csv(path: str) -> tuple[list[str], list[str], np.ndarray]:
     """Persons, items (in order of first appearance) and the (persons, items) 0/1 matrix.
 
     An empty score means the item was presented but not answered; a person's second score for
-    the same item is an error.
+    the same item is an error. Read with ``csv.reader`` into plain lists: for the files this
+    command sees (10⁴–10⁶ lines) that is faster than importing pandas (0.2 s) to read them.
 
     Raises:
         InvalidInputError: unreadable file, missing column, empty person or item, a score other
             than 0/1, a repeated person-item pair, no responses, or an item answered by nobody.
     """
+    columns, rows = _rows(path)
+    at_person, at_item, at_score = (columns[name] for name in REQUIRED_COLUMNS)
+    width = max(columns.values()) + 1
     persons: dict[str, int] = {}
     items: dict[str, int] = {}
     cells: dict[tuple[int, int], tuple[float, int]] = {}
-    for line, row in enumerate(_rows(path), start=2):
-        person, item, score = (str(row[name] or "").strip() for name in REQUIRED_COLUMNS)
+    scores = {"0": 0.0, "1": 1.0}
+    for line, row in enumerate(rows, start=2):
+        if len(row) < width:
+            row = row + [""] * (width - len(row))
+        person, item, score = row[at_person].strip(), row[at_item].strip(), row[at_score].strip()
         if not person or not item:
             raise InvalidInputError(f"{path}, line {line}: person and item must not be empty")
         column = items.setdefault(item, len(items))
         if not score:
             continue
-        if score not in ("0", "1"):
+        value = scores.get(score)
+        if value is None:
             raise InvalidInputError(f"{path}, line {line}: score must be 0 or 1, got {score!r}")
         key = (persons.setdefault(person, len(persons)), column)
         if key in cells:
@@ -62,12 +72,12 @@ def read_responses_csv(path: str) -> tuple[list[str], list[str], np.ndarray]:
                 f"{path}, line {line}: person {person!r} already answered item {item!r} "
                 f"on line {cells[key][1]}"
             )
-        cells[key] = (float(score), line)
+        cells[key] = (value, line)
     if not cells:
         raise InvalidInputError(f"{path}: no responses")
     matrix = np.full((len(persons), len(items)), np.nan)
-    for (row_index, column), (score_value, _) in cells.items():
-        matrix[row_index, column] = score_value
+    keys = np.array(list(cells), dtype=np.int64).reshape(-1, 2)
+    matrix[keys[:, 0], keys[:, 1]] = [value for value, _ in cells.values()]
     names = list(items)
     nobody = [names[i] for i in np.flatnonzero(np.isnan(matrix).all(axis=0))]
     if nobody:
@@ -88,7 +98,8 @@ def calibrate_responses_file(
     """Calibrate the items of a response file; the JSON-ready report.
 
     ``{"model", "items": [{item, a, b, c, se_a, se_b, se_c, n}], "loglik", "cycles",
-    "converged", "n_persons"}``, a in the D = 1.7 metric; SEs are null where not estimated.
+    "converged", "stop_reason", "unconverged_items" (item names), "message", "n_persons"}``,
+    a in the D = 1.7 metric; SEs are null where not estimated.
     """
     persons, names, matrix = read_responses_csv(path)
     fit = calibrate_mml(matrix, settings=settings, on_cycle=on_cycle)
@@ -102,5 +113,7 @@ def calibrate_responses_file(
     ]  # fmt: skip
     return {
         "model": settings.model, "items": items, "loglik": _number(fit.loglik),
-        "cycles": fit.cycles, "converged": fit.converged, "n_persons": len(persons),
+        "cycles": fit.cycles, "converged": fit.converged, "stop_reason": fit.stop_reason,
+        "unconverged_items": [names[i] for i in fit.unconverged_items],
+        "message": fit.message, "n_persons": len(persons),
     }  # fmt: skip
