@@ -25,7 +25,11 @@ def _provide_runtime(state: State) -> Runtime:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app on ``settings`` (from ``QBANK_*`` variables when omitted)."""
-    runtime = build_runtime(settings or Settings.from_env())
+    # Fail closed: production without a usable secret does not start (ConfigError); a dev run
+    # without one signs with a random key of this process.
+    runtime = build_runtime((settings or Settings.from_env()).require_secret())
+    # Mock login exists only in dev: in production the route is not there at all (404).
+    dev_routes = [public.mock_login] if runtime.settings.env == "dev" else []
 
     def close() -> None:
         runtime.engine.dispose()
@@ -34,7 +38,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             public.health,
             public.login,
-            public.mock_login,
+            *dev_routes,
             *authoring.ROUTES,
             *quizzes.ROUTES,
             *admin.ROUTES,

@@ -65,8 +65,8 @@ def login(data: JSONBody[LoginIn], runtime: NamedDependency[Runtime]) -> LoginOu
     status_code=200,
 )
 def mock_login(data: JSONBody[MockLoginIn], runtime: NamedDependency[Runtime]) -> LoginOut:
-    """Development only: a token for any user id and roles (404 unless QBANK_ENV=dev)."""
-    if runtime.settings.env != "dev":
+    """Development only: a token for any user id and roles (the route exists only in dev)."""
+    if runtime.settings.env != "dev":  # not routed outside dev; refused again here all the same
         raise NotFoundException("not found")
     principal = Principal(
         data.user_id, data.tenant_id or runtime.settings.tenant_id, tuple(dict.fromkeys(data.roles))

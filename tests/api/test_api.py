@@ -41,19 +41,22 @@ def test_login_and_token_checks(client):
 
 
 def test_mock_login_is_dev_only(client, app_settings):
-    response = client.post("/v1/auth/mock-login", json={"user_id": "u9", "roles": ["student"]})
-    assert response.status_code == 200
     from dataclasses import replace
 
     from litestar.testing import TestClient
 
     from api.app import create_app
 
-    prod = replace(app_settings, env="prod")
-    with TestClient(create_app(prod)) as prod_client:
-        denied = prod_client.post("/v1/auth/mock-login",
-                                  json={"user_id": "u9", "roles": ["admin"]})  # fmt: skip
-        assert denied.status_code == 404
+    assert app_settings.env == "prod"  # the fixture runs as production does: the default
+    denied = client.post("/v1/auth/mock-login", json={"user_id": "u9", "roles": ["admin"]})
+    assert denied.status_code == 404
+    assert "/v1/auth/mock-login" not in client.get("/schema/openapi.json").json()["paths"]
+    dev = replace(app_settings, env="dev")
+    with TestClient(create_app(dev)) as dev_client:
+        response = dev_client.post("/v1/auth/mock-login",
+                                   json={"user_id": "u9", "roles": ["student"]})  # fmt: skip
+        assert response.status_code == 200
+        assert "/v1/auth/mock-login" in dev_client.get("/schema/openapi.json").json()["paths"]
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.errors import ConflictError, InvalidInputError, PermissionDeniedError
+from qbank.settings import KNOWN_SECRETS, MIN_SECRET_BYTES
 from qbank.store.models import User
 
 __all__ = [
@@ -138,13 +139,23 @@ def authenticate(
     return Principal(user.username, user.tenant_id, tuple(user.roles))
 
 
+def _check_key(secret: str) -> None:
+    if secret in KNOWN_SECRETS or len(secret.encode()) < MIN_SECRET_BYTES:
+        raise PermissionDeniedError("tokens are not accepted: the server's signing key is unsafe")
+
+
 def issue_token(
     secret: str,
     principal: Principal,
     lifetime: timedelta = TOKEN_LIFETIME,
     now: datetime | None = None,
 ) -> str:
-    """A signed access token for ``principal``."""
+    """A signed access token for ``principal``.
+
+    Raises:
+        PermissionDeniedError: ``secret`` is empty, short or a default published in the source.
+    """
+    _check_key(secret)
     issued = now or datetime.now(UTC)
     claims = {
         "sub": principal.user_id,
@@ -160,8 +171,10 @@ def decode_token(secret: str, token: str) -> Principal:
     """Verify a token's signature and expiry.
 
     Raises:
-        PermissionDeniedError: invalid, tampered or expired token.
+        PermissionDeniedError: invalid, tampered or expired token, or a key that is empty, short
+            or a default published in the source (whoever read the source could sign with it).
     """
+    _check_key(secret)
     try:
         claims = jwt.decode(
             token,
