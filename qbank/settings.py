@@ -67,8 +67,9 @@ class Settings:
             if self.env == "dev":
                 return None
             return (
-                "QBANK_SECRET is missing or empty; production (QBANK_ENV unset or prod) needs "
-                "one, e.g. QBANK_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                "QBANK_SECRET is missing or empty; production (QBANK_ENV unset or prod) needs one "
+                "of at least 32 random bytes, e.g. from: python3 -c "
+                "'import secrets; print(secrets.token_urlsafe(48))'"
             )
         if len(self.secret.encode()) < MIN_SECRET_BYTES:
             return f"QBANK_SECRET must be at least {MIN_SECRET_BYTES} bytes (an HS256 key)"

@@ -45,7 +45,8 @@ def test_a_good_secret_and_dev_without_one_can_sign():
     assert Settings.from_env({"QBANK_SECRET": "s" * 32}).require_secret().secret == "s" * 32
     dev = Settings.from_env({"QBANK_ENV": "dev"})
     one, two = dev.require_secret().secret, dev.require_secret().secret
-    assert len(one) >= 32 and one != two  # a random key per process, never a constant
+    assert len(one) >= 32
+    assert one != two  # a random key per process, never a constant
     assert (
         "32 bytes" in Settings.from_env({"QBANK_ENV": "dev", "QBANK_SECRET": "x"}).secret_problem()
     )
@@ -55,7 +56,8 @@ def test_each_data_directory_gets_its_own_random_secret(tmp_path):
     first = data_dir_secret(tmp_path / "a")
     assert data_dir_secret(tmp_path / "a") == first  # stable: every process of the dir agrees
     assert data_dir_secret(tmp_path / "b") != first
-    assert len(first.encode()) >= 32 and first not in KNOWN_SECRETS
+    assert len(first.encode()) >= 32
+    assert first not in KNOWN_SECRETS
     assert stat.S_IMODE((tmp_path / "a" / "secret").stat().st_mode) == 0o600
 
 
@@ -84,5 +86,6 @@ def test_every_server_refuses_to_start_in_production_without_a_secret(
     done = _run(command, tmp_path, **env)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and problem in lines[0], done.stderr
+    assert len(lines) == 1, done.stderr
+    assert problem in lines[0]
     assert not (tmp_path / "qbank.db").exists()  # refused before touching anything

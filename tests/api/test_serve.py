@@ -61,7 +61,7 @@ def test_demo_serves_the_seeded_system_with_printed_logins(tmp_path):
         mock = httpx.post(f"{base}/v1/auth/mock-login", json={"user_id": "u", "roles": ["admin"]})
         assert mock.status_code == 200  # dev: the demo's mock login exists
         key = (tmp_path / "secret").read_text().strip()  # the data directory's own random key
-        assert login.json()["access_token"].count(".") == 2 and len(key) >= 32
+        assert len(key) >= 32
         import jwt
 
         assert jwt.decode(login.json()["access_token"], key, algorithms=["HS256"])["sub"]
