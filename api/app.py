@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from api.errors import domain_error_response, http_error_response, undecodable_body_response
 from api.routes import admin, authoring, public, quizzes
 from api.runtime import Runtime, build_runtime
+from api.strict import strict_json_body
 from qbank import __version__
 from qbank.errors import QBankError
 from qbank.settings import Settings
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *quizzes.ROUTES,
             *admin.ROUTES,
         ],
+        before_request=strict_json_body,  # wrong JSON types are a 400, not coerced
         dependencies={"runtime": Provide(_provide_runtime, sync_to_thread=False)},
         exception_handlers={
             QBankError: domain_error_response,
