@@ -219,6 +219,9 @@ def test_two_api_processes_and_a_worker_share_postgres_and_redis(tmp_path):
                 process.wait(timeout=30)
             import redis
 
+            from tests.backends import purge_rq_queue
+
+            purge_rq_queue(redis_url, prefix)  # the queue's jobs, results and registries
             client = redis.Redis.from_url(redis_url)
             for key in client.scan_iter(f"*{prefix}*"):
                 client.delete(key)
