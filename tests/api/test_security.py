@@ -153,3 +153,25 @@ def test_percent_and_underscore_in_the_search_are_literal(client):
     assert found("_") == ["R2"]
     assert found("k\\s") == ["R4"]
     assert found("dose") == ["R0", "R1"]  # still a case-insensitive substring search
+
+
+def _login(client, username, password):
+    return client.post("/v1/auth/login", json={"username": username, "password": password,
+                                               "tenant_id": "acme"})  # fmt: skip
+
+
+def test_failed_logins_are_throttled_with_429_and_retry_after(client):
+    assert [_login(client, "student", "wrong").status_code for _ in range(5)] == [401] * 5
+    throttled = _login(client, "student", PASSWORD)  # the right password waits too
+    assert throttled.status_code == 429, throttled.text
+    assert int(throttled.headers["Retry-After"]) >= 1
+    assert throttled.json()["error"] == "TooManyRequestsError"
+    assert "try again" in throttled.json()["detail"]
+    assert _login(client, "student2", PASSWORD).status_code == 200  # another account
+
+
+def test_a_successful_login_resets_the_count(client):
+    assert [_login(client, "student", "wrong").status_code for _ in range(4)] == [401] * 4
+    assert _login(client, "student", PASSWORD).status_code == 200
+    assert [_login(client, "student", "wrong").status_code for _ in range(5)] == [401] * 5
+    assert _login(client, "student", "wrong").status_code == 429

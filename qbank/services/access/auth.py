@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +35,15 @@ ROLES = ("student", "author", "publisher", "admin")
 TOKEN_LIFETIME = timedelta(hours=8)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _DUMMY_HASH: str | None = None
+# At most this many scrypt computations at once per process (16 MiB and ~50 ms of CPU each):
+# a flood of logins queues here instead of taking every core from quiz delivery.
+HASH_CONCURRENCY = 1
+_HASHING = threading.BoundedSemaphore(HASH_CONCURRENCY)
+
+
+def _scrypt(password: bytes, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    with _HASHING:
+        return hashlib.scrypt(password, salt=salt, n=n, r=r, p=p, dklen=dklen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +62,7 @@ class Principal:
 def hash_password(password: str) -> str:
     """A salted scrypt hash, self-describing: ``scrypt$n$r$p$salt$hash`` (base64)."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    digest = _scrypt(password.encode(), salt, _SCRYPT["n"], _SCRYPT["r"], _SCRYPT["p"], 32)
     salt_text, digest_text = (base64.b64encode(raw).decode() for raw in (salt, digest))
     return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt_text}${digest_text}"
 
@@ -62,13 +72,8 @@ def verify_password(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(
-            password.encode(),
-            salt=base64.b64decode(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(expected),
+        actual = _scrypt(
+            password.encode(), base64.b64decode(salt), int(n), int(r), int(p), len(expected)
         )
     except (ValueError, TypeError):
         return False

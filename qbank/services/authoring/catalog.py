@@ -59,7 +59,7 @@ LIKE_ESCAPE = "\\"
 
 
 def like_literal(text: str) -> str:
-    """``text`` for a LIKE pattern that matches it literally: ``%``, ``_`` and ``\\`` escaped."""
+    """``text`` for a LIKE pattern matching it literally: the wildcards and the escape escaped."""
     return text.replace(LIKE_ESCAPE, 2 * LIKE_ESCAPE).replace("%", "\\%").replace("_", "\\_")
 
 
