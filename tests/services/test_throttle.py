@@ -1,5 +1,6 @@
 """Failed-login throttling (qbank.services.access.throttle) on both backends, with a fake clock."""
 
+import os
 import threading
 import uuid
 
@@ -126,19 +127,20 @@ def test_parallel_guesses_cannot_slip_past_the_count(make_throttle):
     assert sum(admitted) == ACCOUNT_POLICY.free
 
 
-def test_scrypt_runs_at_most_hash_concurrency_at_once(monkeypatch):
+def test_scrypt_runs_at_most_hash_concurrency_at_once_at_low_priority(monkeypatch):
     import hashlib
     import time
 
     from qbank.services.access import auth
 
-    running, peak, lock = [0], [0], threading.Lock()
+    running, peak, nice, lock = [0], [0], set(), threading.Lock()
     real = hashlib.scrypt
 
     def counting(*args, **kwargs):
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
+            nice.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         time.sleep(0.02)
         try:
             return real(*args, **kwargs)
@@ -155,3 +157,5 @@ def test_scrypt_runs_at_most_hash_concurrency_at_once(monkeypatch):
     for thread in threads:
         thread.join()
     assert peak[0] == auth.HASH_CONCURRENCY
+    assert nice == {auth.HASH_NICE}  # the lowest priority: quiz delivery's threads come first
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < auth.HASH_NICE

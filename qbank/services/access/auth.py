@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import hashlib
 import hmac
+import os
 import secrets
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -35,15 +39,26 @@ ROLES = ("student", "author", "publisher", "admin")
 TOKEN_LIFETIME = timedelta(hours=8)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _DUMMY_HASH: str | None = None
-# At most this many scrypt computations at once per process (16 MiB and ~50 ms of CPU each):
-# a flood of logins queues here instead of taking every core from quiz delivery.
+# Password hashing (scrypt: 16 MiB and ~50 ms of CPU each) runs on a pool of its own: at most
+# HASH_CONCURRENCY at once per process, on threads at the lowest CPU priority (Linux: nice 19
+# per thread), so a flood of logins queues there and uses only the CPU quiz delivery leaves.
 HASH_CONCURRENCY = 1
-_HASHING = threading.BoundedSemaphore(HASH_CONCURRENCY)
+HASH_NICE = 19
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: just bound
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICE)
+
+
+_HASHING = ThreadPoolExecutor(
+    max_workers=HASH_CONCURRENCY, thread_name_prefix="qbank-scrypt", initializer=_lower_priority
+)
 
 
 def _scrypt(password: bytes, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
-    with _HASHING:
-        return hashlib.scrypt(password, salt=salt, n=n, r=r, p=p, dklen=dklen)
+    job = functools.partial(hashlib.scrypt, password, salt=salt, n=n, r=r, p=p, dklen=dklen)
+    return _HASHING.submit(job).result()
 
 
 @dataclass(frozen=True, slots=True)
