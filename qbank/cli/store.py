@@ -247,13 +247,13 @@ def worker_command(queue_name: str | None, burst: bool) -> None:
     from qbank.services.calibration.runs import fail_stale_runs
 
     settings = Settings.from_env()
-    problem = settings.secret_problem()  # one rule for every long-running process
-    if problem:
-        raise click.UsageError(problem)
     if not settings.redis_url:
         raise click.UsageError(
             "qbank worker needs QBANK_REDIS_URL (without it, jobs run in-process)"
         )
+    problem = settings.secret_problem()  # one rule for every long-running process
+    if problem:
+        raise click.UsageError(problem)
     stale = fail_stale_runs(open_sessions(settings))
     for run_id in stale:
         click.echo(f"qbank worker: run {run_id} had lost its worker; marked failed", err=True)

@@ -82,7 +82,7 @@ def test_real_worker_runs_a_calibration_and_fails_orphaned_runs():
         legacy_run = create_run(sessions, TENANT, EXAM, PARAMS, dry_run=True)  # an older release
         legacy_job = queue.enqueue("qbank.jobs.tasks.run_sh_calibration", legacy_run)
         env = {**os.environ, "QBANK_DATABASE_URL": database_url, "QBANK_REDIS_URL": redis_url,
-               "QBANK_TENANT_ID": TENANT}  # fmt: skip
+               "QBANK_TENANT_ID": TENANT, "QBANK_SECRET": "w" * 40}  # fmt: skip  # prod: unset env
         try:
             worker = subprocess.run(
                 [sys.executable, "-m", "qbank.cli", "worker", "--queue", queue_name, "--burst"],
