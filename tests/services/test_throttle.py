@@ -127,35 +127,31 @@ def test_parallel_guesses_cannot_slip_past_the_count(make_throttle):
     assert sum(admitted) == ACCOUNT_POLICY.free
 
 
-def test_scrypt_runs_at_most_hash_concurrency_at_once_at_low_priority(monkeypatch):
-    import hashlib
-    import time
+def test_passwords_are_hashed_in_one_low_priority_process_of_its_own():
+    from concurrent.futures import ThreadPoolExecutor
 
-    from qbank.services.access import auth
+    from qbank.services.access import auth, hashing
 
-    running, peak, nice, lock = [0], [0], set(), threading.Lock()
-    real = hashlib.scrypt
-
-    def counting(*args, **kwargs):
-        with lock:
-            running[0] += 1
-            peak[0] = max(peak[0], running[0])
-            nice.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-        time.sleep(0.02)
-        try:
-            return real(*args, **kwargs)
-        finally:
-            with lock:
-                running[0] -= 1
-
-    monkeypatch.setattr(hashlib, "scrypt", counting)
     stored = auth.hash_password("some password")
-    threads = [threading.Thread(target=auth.verify_password, args=("guess", stored))
-               for _ in range(8)]  # fmt: skip
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert peak[0] == auth.HASH_CONCURRENCY
-    assert nice == {auth.HASH_NICE}  # the lowest priority: quiz delivery's threads come first
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < auth.HASH_NICE
+    with ThreadPoolExecutor(8) as threads:  # parallel logins…
+        checks = list(threads.map(lambda _: auth.verify_password("guess", stored), range(8)))
+        workers = set(threads.map(lambda _: hashing.worker_info(), range(8)))
+    assert checks == [False] * 8
+    assert auth.verify_password("some password", stored)
+    assert hashing.HASH_CONCURRENCY == 1
+    ((pid, nice, session),) = workers  # …all hash in the same single process, one at a time
+    assert pid != os.getpid()  # off the request workers
+    assert nice == hashing.HASH_NICE  # the lowest priority
+    assert session == pid != os.getsid(0)  # its own session, so its own Linux autogroup
+
+
+def test_a_dead_hashing_process_is_replaced():
+    import signal
+
+    from qbank.services.access import auth, hashing
+
+    pid = hashing.worker_info()[0]
+    os.kill(pid, signal.SIGKILL)
+    stored = auth.hash_password("some password")  # the next hash starts a new process
+    assert auth.verify_password("some password", stored)
+    assert hashing.worker_info()[0] != pid

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import base64
-import contextlib
-import functools
-import hashlib
 import hmac
-import os
 import secrets
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.errors import ConflictError, InvalidInputError, PermissionDeniedError
+from qbank.services.access.hashing import scrypt
 from qbank.settings import KNOWN_SECRETS, MIN_SECRET_BYTES
 from qbank.store.models import User
 
@@ -39,26 +34,6 @@ ROLES = ("student", "author", "publisher", "admin")
 TOKEN_LIFETIME = timedelta(hours=8)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _DUMMY_HASH: str | None = None
-# Password hashing (scrypt: 16 MiB and ~50 ms of CPU each) runs on a pool of its own: at most
-# HASH_CONCURRENCY at once per process, on threads at the lowest CPU priority (Linux: nice 19
-# per thread), so a flood of logins queues there and uses only the CPU quiz delivery leaves.
-HASH_CONCURRENCY = 1
-HASH_NICE = 19
-
-
-def _lower_priority() -> None:
-    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: just bound
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICE)
-
-
-_HASHING = ThreadPoolExecutor(
-    max_workers=HASH_CONCURRENCY, thread_name_prefix="qbank-scrypt", initializer=_lower_priority
-)
-
-
-def _scrypt(password: bytes, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
-    job = functools.partial(hashlib.scrypt, password, salt=salt, n=n, r=r, p=p, dklen=dklen)
-    return _HASHING.submit(job).result()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +52,7 @@ class Principal:
 def hash_password(password: str) -> str:
     """A salted scrypt hash, self-describing: ``scrypt$n$r$p$salt$hash`` (base64)."""
     salt = secrets.token_bytes(16)
-    digest = _scrypt(password.encode(), salt, _SCRYPT["n"], _SCRYPT["r"], _SCRYPT["p"], 32)
+    digest = scrypt(password.encode(), salt, _SCRYPT["n"], _SCRYPT["r"], _SCRYPT["p"], 32)
     salt_text, digest_text = (base64.b64encode(raw).decode() for raw in (salt, digest))
     return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt_text}${digest_text}"
 
@@ -87,7 +62,7 @@ def verify_password(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         expected = base64.b64decode(digest)
-        actual = _scrypt(
+        actual = scrypt(
             password.encode(), base64.b64decode(salt), int(n), int(r), int(p), len(expected)
         )
     except (ValueError, TypeError):
