@@ -95,11 +95,17 @@ def purge_rq_queue(redis_url: str, queue_name: str) -> int:
         doomed = set(own) | workers
         for job_id in jobs:  # rq:job:ID, rq:results:ID, rq:job:ID:dependents, …
             doomed.update(client.scan_iter(f"rq:*{job_id}*"))
+        for key in client.scan_iter("rq:worker:*"):  # dead workers linger for a minute
+            if queue_name in (client.hget(key, "queues") or "").split(","):
+                doomed.add(key)
         if doomed:
             client.delete(*doomed)
         client.srem("rq:queues", f"rq:queue:{queue_name}")
         if workers:
             client.srem("rq:workers", *workers)
+        if not client.scard("rq:workers"):  # no worker left anywhere: RQ's cleaning lock too
+            doomed.add("rq:clean_groups")
+            client.delete("rq:clean_groups")
         return len(doomed)
     finally:
         client.close()
@@ -107,10 +113,20 @@ def purge_rq_queue(redis_url: str, queue_name: str) -> int:
 
 @contextmanager
 def rq_queue(redis_url: str | None) -> Iterator[str]:
-    """A fresh RQ queue name; with Redis, every ``rq:*`` key of it is deleted afterwards."""
+    """A fresh RQ queue name, also usable as a state-key prefix.
+
+    With Redis, every ``rq:*`` key of the queue and every ``<name>:*`` key (quiz state,
+    exposure counters, login throttling) is deleted afterwards.
+    """
     name = f"qbank-test-{uuid.uuid4().hex[:12]}"
     try:
         yield name
     finally:
         if redis_url:
+            import redis
+
             purge_rq_queue(redis_url, name)
+            client = redis.Redis.from_url(redis_url)
+            for key in client.scan_iter(f"{name}:*"):
+                client.delete(key)
+            client.close()

@@ -39,7 +39,7 @@ def _serve(host: str, port: int, workers: int) -> None:
 def _signing_settings(settings: Settings) -> Settings:
     """Settings whose secret can sign tokens, exported for the uvicorn worker processes.
 
-    Production without a usable secret stops here (ConfigError: one line, exit 2). Dev without
+    Production without a usable secret stops here (one line on stderr, exit 2). Dev without
     one uses the data directory's random key, the same for every process serving that directory.
     """
     problem = settings.secret_problem()
