@@ -96,7 +96,9 @@ def purge_rq_queue(redis_url: str, queue_name: str) -> int:
         for job_id in jobs:  # rq:job:ID, rq:results:ID, rq:job:ID:dependents, …
             doomed.update(client.scan_iter(f"rq:*{job_id}*"))
         for key in client.scan_iter("rq:worker:*"):  # dead workers linger for a minute
-            if queue_name in (client.hget(key, "queues") or "").split(","):
+            if client.type(key) == "hash" and queue_name in (
+                client.hget(key, "queues") or ""
+            ).split(","):
                 doomed.add(key)
         if doomed:
             client.delete(*doomed)
