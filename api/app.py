@@ -16,6 +16,7 @@ from api.errors import (
 )
 from api.routes import admin, authoring, public, quizzes
 from api.runtime import Runtime, build_runtime
+from api.strict import strict_json_body
 from qbank import __version__
 from qbank.errors import QBankError
 from qbank.services.calibration.run_sweep import RunSweeper
@@ -31,8 +32,12 @@ def _provide_runtime(state: State) -> Runtime:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app on ``settings`` (from ``QBANK_*`` variables when omitted)."""
-    runtime = build_runtime(settings or Settings.from_env())
+    # Fail closed: production without a usable secret does not start (ConfigError); a dev run
+    # without one signs with a random key of this process.
+    runtime = build_runtime((settings or Settings.from_env()).require_secret())
     enable_compile_cache(runtime.settings)  # in-process runs reuse earlier processes' XLA code
+    # Mock login exists only in dev: in production the route is not there at all (404).
+    dev_routes = [public.mock_login] if runtime.settings.env == "dev" else []
     # Every API process sweeps: a run whose job or worker vanished is failed within 60 s.
     sweeper = RunSweeper(runtime.sessions, runtime.queue)
 
@@ -47,11 +52,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             public.health,
             public.login,
-            public.mock_login,
+            *dev_routes,
             *authoring.ROUTES,
             *quizzes.ROUTES,
             *admin.ROUTES,
         ],
+        before_request=strict_json_body,  # wrong JSON types are a 400, not coerced
         dependencies={"runtime": Provide(_provide_runtime, sync_to_thread=False)},
         exception_handlers={
             QBankError: domain_error_response,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.jobs.queue import JobQueue, make_job_queue
+from qbank.services.access.throttle import InMemoryLoginThrottle, LoginThrottle, make_login_throttle
 from qbank.settings import Settings
 from qbank.state import StateStore, make_state_store
 from qbank.store.db import init_schema, make_engine, make_session_factory
@@ -24,6 +25,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     state: StateStore
     queue: JobQueue
+    throttle: LoginThrottle = field(default_factory=InMemoryLoginThrottle)  # failed logins
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -32,4 +34,5 @@ def build_runtime(settings: Settings) -> Runtime:
     init_schema(engine)
     return Runtime(settings, engine, make_session_factory(engine),
                    make_state_store(settings.redis_url, settings.state_prefix),
-                   make_job_queue(settings.redis_url, settings.rq_queue))  # fmt: skip
+                   make_job_queue(settings.redis_url, settings.rq_queue),
+                   make_login_throttle(settings.redis_url, settings.state_prefix))  # fmt: skip

@@ -76,7 +76,7 @@ class QuestionIn(msgspec.Struct):
     options: Annotated[list[OptionIn], Meta(min_length=2, max_length=10)]
     external_ref: Name | None = None
     exam_code: Code = "DEMO-EXAM"
-    publish: bool = True
+    publish: bool | None = None  # None: by the caller's roles (publisher/admin publish)
     bloom_level: Annotated[str, Meta(max_length=32, pattern=NO_NUL)] | None = None
     tags: Annotated[
         list[Annotated[str, Meta(max_length=64, pattern=NO_NUL)]], Meta(max_length=50)

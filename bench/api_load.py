@@ -2,18 +2,28 @@
 
     python bench/api_load.py                      # 16 students, 30 s, 5 000-item exam
     python bench/api_load.py --students 4 --seconds 10 --items 1000
+    python bench/api_load.py --login-flood 32     # the same, then again under a login flood
 
 Runs `qbank serve` on PostgreSQL + Redis (QBANK_TEST_DATABASE_URL / QBANK_TEST_REDIS_URL or the
 local defaults) in a schema and key prefix of its own, seeds an exam, and prints p50/p99 latency
 of `GET /next` and `POST /answers`, quiz steps per second and the error count.
+
+With ``--login-flood N`` the students run twice on the same server: alone, then while N
+clients post logins with wrong passwords as fast as the server answers. Each flooding client
+has a loopback address of its own (127.0.0.2, 127.0.0.3, …) and tries a new username every
+time, the worst case for the hashing: neither an account's nor one address's throttle stops it
+before its free attempts are spent. It prints both throughputs, their ratio and what the flood
+got (401: a password was hashed and refused; 429: throttled without hashing).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import random
+import secrets
 import socket
 import subprocess
 import sys
@@ -33,7 +43,7 @@ from qbank.services.demo.seeding import _as_import_item
 from qbank.store.db import init_schema, make_engine, make_session_factory
 from tests.backends import PG_URL, REDIS_URL, postgres_schema
 
-SECRET = "bench-secret-" + "x" * 32
+SECRET = secrets.token_urlsafe(48)  # the server's key for this run only
 
 
 def _free_port() -> int:
@@ -110,6 +120,46 @@ async def _load(base: str, students: int, seconds: float, think_s: float = 0.0) 
     return stats
 
 
+async def _flooder(base: str, index: int, deadline: float, flood: dict) -> None:
+    transport = httpx.AsyncHTTPTransport(local_address=f"127.0.0.{2 + index % 250}")
+    async with httpx.AsyncClient(base_url=base, timeout=60, transport=transport) as client:
+        attempt = 0
+        while time.perf_counter() < deadline:
+            attempt += 1
+            guess = {"username": f"guess-{index}-{attempt}", "password": "not the password"}
+            response = await client.post("/v1/auth/login", json=guess)
+            flood[response.status_code] = flood.get(response.status_code, 0) + 1
+            if response.status_code == 429:  # an attacker retries at once; so does this one
+                await asyncio.sleep(0)
+
+
+async def _load_with_flood(
+    base: str, students: int, seconds: float, think_s: float, flooders: int
+) -> tuple[dict, dict]:
+    flood: dict = {}
+    deadline = time.perf_counter() + seconds
+    flooding = [asyncio.create_task(_flooder(base, i, deadline, flood)) for i in range(flooders)]
+    await asyncio.sleep(0.5)  # the flood is under way before the students start
+    stats = await _load(base, students, seconds - 0.5, think_s)
+    await asyncio.gather(*flooding)
+    return stats, flood
+
+
+def _scrypt_ms() -> float:
+    """Median CPU time of one password check (scrypt n=2^14, r=8, p=1), hashed right here.
+
+    Not through qbank's hashing process: that one runs at the lowest priority, so its wall time
+    says how busy the machine is rather than what a check costs.
+    """
+    salt = secrets.token_bytes(16)
+    times = []
+    for _ in range(15):
+        started = time.process_time()
+        hashlib.scrypt(b"wrong password", salt=salt, n=2**14, r=8, p=1, dklen=32)
+        times.append(time.process_time() - started)
+    return 1000 * float(np.median(times))
+
+
 def _cpu_seconds(root_pid: int) -> float:
     """User + system CPU seconds of a process and its children so far (Linux /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -140,6 +190,13 @@ def main() -> None:
         type=float,
         default=0.0,
         help="pause of each student after an answer (0: a closed loop that saturates the server)",
+    )
+    parser.add_argument(
+        "--login-flood",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the students again while N clients post wrong logins; print both throughputs",
     )
     args = parser.parse_args()
 
@@ -186,11 +243,23 @@ def main() -> None:
             cpu_before = _cpu_seconds(server.pid)
             stats = asyncio.run(_load(base, args.students, args.seconds, args.think_ms / 1000))
             stats["server_cpu_s"] = _cpu_seconds(server.pid) - cpu_before
+            if args.login_flood:
+                flooded, flood = asyncio.run(
+                    _load_with_flood(base, args.students, args.seconds, args.think_ms / 1000,
+                                     args.login_flood)
+                )  # fmt: skip
+                # and alone again: the reference is the mean of the runs before and after, so
+                # a drift of the machine (other load, a growing database) does not pass for
+                # the flood's cost
+                after = asyncio.run(_load(base, args.students, args.seconds, args.think_ms / 1000))
         finally:
             server.terminate()
             server.wait(timeout=30)
             import redis
 
+            from tests.backends import purge_rq_queue
+
+            purge_rq_queue(REDIS_URL, prefix)
             client = redis.Redis.from_url(REDIS_URL)
             for key in client.scan_iter(f"{prefix}:*"):
                 client.delete(key)
@@ -205,6 +274,23 @@ def main() -> None:
     if stats["steps"]:  # machine-independent-ish: what one step costs the API processes
         per_step = 1000 * stats["server_cpu_s"] / stats["steps"]
         print(f"  API CPU per step (next + answer) {per_step:5.1f} ms")
+    if args.login_flood:
+        after_rate = after["steps"] / after["elapsed"]
+        reference = (steps_per_s + after_rate) / 2
+        print(f"  again after the flood: quiz steps/s {after_rate:7.1f}   errors "
+              f"{len(after['errors'])}; reference (mean) {reference:.1f}")  # fmt: skip
+        flooded_rate = flooded["steps"] / flooded["elapsed"]
+        seconds = args.seconds - 0.5
+        attempts = sum(flood.values())
+        print(f"under a flood of {args.login_flood} login clients (wrong passwords):")
+        for label, key in (("GET  /next    ", "next"), ("POST /answers ", "answers")):
+            print(f"  {label} p50 {_ms(flooded[key], 0.5)}   p99 {_ms(flooded[key], 0.99)}")
+        ratio = 100 * flooded_rate / reference
+        print(f"  quiz steps/s   {flooded_rate:7.1f}   errors {len(flooded['errors'])}   "
+              f"{ratio:.0f} % of the steps/s without the flood")  # fmt: skip
+        print(f"  flood: {attempts / seconds:.1f} logins/s answered "
+              f"({', '.join(f'{n} × {code}' for code, n in sorted(flood.items()))})")  # fmt: skip
+        print(f"  one password check (scrypt n=2^14, r=8, p=1): {_scrypt_ms():.0f} ms of CPU")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,18 @@ from panel.viewable import Viewer
 from dashboard.context import DashboardContext
 from dashboard.feedback import Feedback, feedback_alert
 from qbank.errors import PermissionDeniedError
-from qbank.services.access.auth import Principal, authenticate
+from qbank.services.access.auth import Principal
+from qbank.services.access.throttle import throttled_login
 
 __all__ = ["LoginForm"]
+
+
+def _client_address() -> str | None:
+    """The address of the browser this session serves (None outside a served session)."""
+    context = getattr(pn.state.curdoc, "session_context", None)
+    request = getattr(context, "request", None)
+    address = getattr(request, "remote_ip", None)
+    return address if isinstance(address, str) else None
 
 
 class LoginForm(Viewer):
@@ -24,10 +33,14 @@ class LoginForm(Viewer):
     password = param.String(default="")
     principal = param.Parameter(default=None, doc="the logged-in admin's Principal, or None")
 
-    def __init__(self, context: DashboardContext, **params: Any) -> None:
+    def __init__(
+        self, context: DashboardContext, address: str | None = None, **params: Any
+    ) -> None:
         super().__init__(**params)
         self.context = context
         self.feedback = Feedback()
+        # Failed logins are throttled per account and per browser's address, as on the API.
+        self.address = address if address is not None else _client_address()
 
     def submit(self, _event: Any = None) -> bool:
         """Check the credentials; True (and ``principal`` set) when an admin logged in."""
@@ -39,9 +52,10 @@ class LoginForm(Viewer):
         if not username or not self.password:
             return None, "Enter your username and password."
         try:
-            principal: Principal = authenticate(
-                self.context.sessions, self.context.tenant_id, username, self.password
-            )
+            principal: Principal = throttled_login(
+                self.context.sessions, self.context.throttle, self.context.tenant_id, username,
+                self.password, self.address,
+            )  # fmt: skip
         except PermissionDeniedError as error:
             return None, f"Login refused: {error}."
         if not principal.has_any("admin"):

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qbank.errors import ConfigError
 
-__all__ = ["DEFAULT_SECRET", "Settings", "enable_compile_cache"]
+__all__ = [
+    "KNOWN_SECRETS",
+    "MIN_SECRET_BYTES",
+    "Settings",
+    "data_dir_secret",
+    "enable_compile_cache",
+]
 
-DEFAULT_SECRET = "dev-secret-change-me-not-for-production"
+# Secrets that were ever written in QBank's source or docs: public, so never a signing key.
+KNOWN_SECRETS = frozenset({"dev-secret-change-me-not-for-production"})
+MIN_SECRET_BYTES = 32  # HS256 key: at least the hash's output size (RFC 7518 §3.2)
 ENVIRONMENTS = ("dev", "prod")
+SECRET_FILE = "secret"  # in the data directory: the dev/demo signing key, made on first use
 
 
 def _default_data_dir() -> Path:
@@ -26,8 +36,8 @@ class Settings:
 
     database_url: str  # QBANK_DATABASE_URL; default sqlite:///<data dir>/qbank.db
     redis_url: str | None = None  # QBANK_REDIS_URL; unset → in-process state and jobs
-    env: str = "dev"  # QBANK_ENV: dev | prod
-    secret: str = DEFAULT_SECRET  # QBANK_SECRET: JWT signing key; prod refuses the default
+    env: str = "prod"  # QBANK_ENV: dev | prod; unset is prod (fail closed)
+    secret: str = ""  # QBANK_SECRET: JWT signing key; see secret_problem()
     max_daily_exposures: int = 500  # QBANK_MAX_DAILY_EXPOSURES: per item version and UTC day
     tenant_id: str = "default"  # QBANK_TENANT_ID: tenant of CLI commands and the demo
     data_dir: Path = Path(".")  # QBANK_DATA_DIR: where the embedded database lives
@@ -43,10 +53,10 @@ class Settings:
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
             raise ConfigError(f"QBANK_ENV must be dev or prod, got {self.env!r}")
-        if self.env == "prod" and (not self.secret or self.secret == DEFAULT_SECRET):
-            raise ConfigError("QBANK_ENV=prod needs QBANK_SECRET set to a non-default value")
-        if self.env == "prod" and len(self.secret) < 32:
-            raise ConfigError("QBANK_SECRET must be at least 32 characters in prod (HS256 key)")
+        if self.secret in KNOWN_SECRETS:
+            raise ConfigError(
+                "QBANK_SECRET is a default published in QBank's source; choose your own"
+            )
         if self.max_daily_exposures < 1:
             raise ConfigError("QBANK_MAX_DAILY_EXPOSURES must be >= 1")
         if not self.tenant_id:
@@ -58,6 +68,39 @@ class Settings:
                 "QBANK_DATABASE_URL must be sqlite:///… or postgresql://…, "
                 f"got {self.database_url.split(':', 1)[0]}:…"
             )
+
+    def secret_problem(self) -> str | None:
+        """Why ``secret`` cannot sign tokens in this mode, or None when it can.
+
+        Production needs a secret of its own: set, at least 32 bytes and none of the published
+        defaults. Dev also accepts none (the entry point then makes a random key).
+        """
+        if self.secret in KNOWN_SECRETS:
+            return "QBANK_SECRET is a default published in QBank's source; choose your own"
+        if not self.secret:
+            if self.env == "dev":
+                return None
+            return (
+                "QBANK_SECRET is missing or empty; production (QBANK_ENV unset or prod) needs one "
+                "of at least 32 random bytes, e.g. from: python3 -c "
+                "'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        if len(self.secret.encode()) < MIN_SECRET_BYTES:
+            return f"QBANK_SECRET must be at least {MIN_SECRET_BYTES} bytes (an HS256 key)"
+        return None
+
+    def require_secret(self) -> Settings:
+        """These settings, ready to sign tokens: a dev run without a secret gets a random one.
+
+        Raises:
+            ConfigError: production without a usable secret (see ``secret_problem``).
+        """
+        problem = self.secret_problem()
+        if problem:
+            raise ConfigError(problem)
+        if not self.secret:
+            return replace(self, secret=secrets.token_urlsafe(48))
+        return self
 
     @property
     def uses_redis(self) -> bool:
@@ -86,8 +129,8 @@ class Settings:
         return cls(
             database_url=database_url,
             redis_url=env.get("QBANK_REDIS_URL") or None,
-            env=env.get("QBANK_ENV", "dev"),
-            secret=env.get("QBANK_SECRET", DEFAULT_SECRET),
+            env=env.get("QBANK_ENV") or "prod",
+            secret=env.get("QBANK_SECRET", ""),
             max_daily_exposures=max_daily,
             tenant_id=env.get("QBANK_TENANT_ID", "default"),
             data_dir=data_dir,
@@ -133,3 +176,32 @@ def enable_compile_cache(settings: Settings) -> Path | None:
     jax.config.update("jax_compilation_cache_dir", str(folder))  # type: ignore[no-untyped-call]
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # type: ignore[no-untyped-call]
     return folder
+
+
+def data_dir_secret(data_dir: Path) -> str:
+    """The random signing key of a data directory (``<data dir>/secret``), made on first use.
+
+    Every process serving the same data directory (``qbank demo``, ``qbank serve --workers``
+    in dev) reads the same key, so their tokens are valid across them; no two directories share
+    one, and none is a constant of the source.
+    """
+    path = data_dir / SECRET_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        draft = data_dir / f".{SECRET_FILE}.{secrets.token_hex(8)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        try:  # atomic: of processes starting together, the first link wins, all read it
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(f"cannot read the dev secret {path}: {error}") from None
+    if len(key.encode()) < MIN_SECRET_BYTES:  # a writer that is still writing, or a bad file
+        raise ConfigError(f"{path} holds no usable secret; delete it to make a new one")
+    return key

@@ -27,16 +27,17 @@ QuestionId = Annotated[int, PathParameter(ge=1, le=9_007_199_254_740_991)]
 Version = Annotated[int, PathParameter(ge=1, le=1_000_000)]
 
 
-def _check_may_publish(principal: Principal, publish: bool) -> None:
-    if publish and not principal.has_any("publisher", "admin"):
+def _publish_flag(principal: Principal, requested: bool | None) -> bool:
+    """Whether to publish: as requested, else by the caller's roles (an author makes drafts)."""
+    may_publish = principal.has_any("publisher", "admin")
+    if requested and not may_publish:
         raise PermissionDeniedException(
-            "publishing needs the publisher role; send publish: false to keep a draft"
+            "publishing needs the publisher role; leave publish out to keep a draft"
         )
+    return may_publish if requested is None else requested
 
 
-def _question_input(
-    data: QuestionIn, created_by: str, publish: bool | None = None
-) -> QuestionInput:
+def _question_input(data: QuestionIn, created_by: str, publish: bool) -> QuestionInput:
     return QuestionInput(
         topic_name=data.topic_name,
         stem_md=data.stem_md,
@@ -46,7 +47,7 @@ def _question_input(
         options=tuple(OptionInput(o.label, o.text_md, o.is_correct) for o in data.options),
         external_ref=data.external_ref,
         exam_code=data.exam_code,
-        publish=data.publish if publish is None else publish,
+        publish=publish,
         bloom_level=data.bloom_level,
         tags=tuple(data.tags),
         created_by=created_by,
@@ -63,11 +64,15 @@ def _question_input(
 def create_question(
     request: Request[Any, Any, Any], data: JSONBody[QuestionIn], runtime: NamedDependency[Runtime]
 ) -> dict[str, int]:
-    """Create a question with its first version; published unless ``publish`` is false."""
+    """Create a question with its first version.
+
+    Published when ``publish`` is true, a draft when false; left out, it follows the caller's
+    roles: published for a publisher or admin, a draft for an author.
+    """
     principal = current_principal(request)
-    _check_may_publish(principal, data.publish)
+    publish = _publish_flag(principal, data.publish)
     created = questions.create_question(
-        runtime.sessions, principal.tenant_id, _question_input(data, principal.user_id)
+        runtime.sessions, principal.tenant_id, _question_input(data, principal.user_id, publish)
     )
     return dataclasses.asdict(created)
 
@@ -124,11 +129,14 @@ def add_version(
     data: JSONBody[QuestionIn],
     runtime: NamedDependency[Runtime],
 ) -> dict[str, int]:
-    """Add the next version of a question."""
+    """Add the next version of a question (``publish`` as for a new question)."""
     principal = current_principal(request)
-    _check_may_publish(principal, data.publish)
+    publish = _publish_flag(principal, data.publish)
     created = versions.add_version(
-        runtime.sessions, principal.tenant_id, question_id, _question_input(data, principal.user_id)
+        runtime.sessions,
+        principal.tenant_id,
+        question_id,
+        _question_input(data, principal.user_id, publish),
     )
     return dataclasses.asdict(created)
 
@@ -179,7 +187,7 @@ def retire(
 
 @delete(
     "/v1/author/questions/{question_id:int}",
-    guards=[AUTHORS],
+    guards=[READERS],  # and delete_rule: the live bank needs publisher/admin
     sync_to_thread=True,
     responses=ERROR_RESPONSES,
     tags=["authoring"],
@@ -188,10 +196,12 @@ def retire(
 def soft_delete(
     request: Request[Any, Any, Any], question_id: QuestionId, runtime: NamedDependency[Runtime]
 ) -> dict[str, Any]:
-    """Hide a question everywhere (its rows stay for reports)."""
-    versions.soft_delete_question(
-        runtime.sessions, current_principal(request).tenant_id, question_id
-    )
+    """Hide a question everywhere (its rows stay for reports).
+
+    A question published in any exam needs publisher or admin; an author deletes own drafts.
+    """
+    principal = current_principal(request)
+    versions.soft_delete_question(runtime.sessions, principal.tenant_id, question_id, principal)
     return {"question_id": question_id, "deleted": True}
 
 
@@ -223,9 +233,10 @@ def import_questions(
 ) -> dict[str, Any]:
     """Bulk import question records (as ``qbank import`` reads from JSON), all or nothing."""
     principal = current_principal(request)
-    _check_may_publish(principal, any(r.get("publish", True) is not False for r in data))
+    explicit = any(record.get("publish") is True for record in data)
+    publish_default = _publish_flag(principal, True if explicit else None)
     report = importing.import_records(
-        runtime.sessions, principal.tenant_id, data, principal.user_id
+        runtime.sessions, principal.tenant_id, data, principal.user_id, publish_default
     )
     return {"created": report.created, "question_ids": report.question_ids}
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import os
 import secrets
 import sys
+from dataclasses import replace
 from typing import Any
 
 import click
 
-from qbank.settings import Settings
+from qbank.settings import Settings, data_dir_secret
 
 __all__ = ["COMMANDS"]
 
@@ -34,6 +36,21 @@ def _serve(host: str, port: int, workers: int) -> None:
     )
 
 
+def _signing_settings(settings: Settings) -> Settings:
+    """Settings whose secret can sign tokens, exported for the uvicorn worker processes.
+
+    Production without a usable secret stops here (one line on stderr, exit 2). Dev without
+    one uses the data directory's random key, the same for every process serving that directory.
+    """
+    problem = settings.secret_problem()
+    if problem:
+        raise click.UsageError(problem)
+    if not settings.secret:
+        settings = replace(settings, secret=data_dir_secret(settings.data_dir))
+    os.environ["QBANK_ENV"], os.environ["QBANK_SECRET"] = settings.env, settings.secret
+    return settings
+
+
 def _dashboard(settings: Settings, host: str, port: int, *, threaded: bool = False) -> Any:
     # By module path, as uvicorn names the API: importing qbank never imports Panel.
     app = importlib.import_module("dashboard.app")
@@ -52,7 +69,7 @@ def _dashboard(settings: Settings, host: str, port: int, *, threaded: bool = Fal
 )
 def serve_command(host: str, port: int, workers: int) -> None:
     """Serve the HTTP API (OpenAPI docs at /schema)."""
-    settings = Settings.from_env()  # refuses a prod start with a default secret
+    settings = _signing_settings(Settings.from_env())  # production needs a secret of its own
     if workers > 1 and not settings.redis_url:
         raise click.UsageError("several workers share state through Redis: set QBANK_REDIS_URL")
     _serve(host, port, workers)
@@ -63,8 +80,11 @@ def serve_command(host: str, port: int, workers: int) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=5006, show_default=True)
 def dashboard_command(host: str, port: int) -> None:
     """Serve the admin dashboard (log in with an admin account; see 'qbank user add')."""
-    settings = Settings.from_env()
-    click.echo(f"QBank dashboard at http://{host}:{port} — Ctrl+C stops it.", err=True)
+    settings = _signing_settings(Settings.from_env())  # production needs a secret of its own
+    click.echo(
+        f"QBank dashboard ({settings.env} mode) at http://{host}:{port} — Ctrl+C stops it.",
+        err=True,
+    )
     _dashboard(settings, host, port)
 
 
@@ -73,17 +93,21 @@ def dashboard_command(host: str, port: int) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--dashboard-port", type=click.IntRange(1, 65535), default=5006, show_default=True)
 def demo_command(host: str, port: int, dashboard_port: int) -> None:
-    """The whole system on the embedded default: seeded demo exam, accounts, API, dashboard."""
+    """The whole system on the embedded default, in dev mode: seeded exam, accounts, API, UI.
+
+    The one command that runs in dev mode (QBANK_ENV unset means dev here, prod refuses it);
+    tokens are signed with the data directory's random key unless QBANK_SECRET is set.
+    """
     from qbank.cli.store import open_sessions
     from qbank.services.access.auth import reset_user
     from qbank.services.demo.seeding import seed_demo
 
-    settings = Settings.from_env()
-    if settings.env != "dev":
+    if os.environ.get("QBANK_ENV", "dev") != "dev":
         raise click.UsageError(
-            "qbank demo creates demo accounts and data: it runs only with "
-            "QBANK_ENV=dev (use 'qbank serve' in production)"
+            "qbank demo creates demo accounts and data: it runs only in dev mode "
+            "(QBANK_ENV unset or QBANK_ENV=dev; use 'qbank serve' in production)"
         )
+    settings = _signing_settings(Settings.from_env({**os.environ, "QBANK_ENV": "dev"}))
     sessions = open_sessions(settings)
     click.echo("qbank demo: seeding the demo exam (first run takes a few seconds)…", err=True)
     report = seed_demo(sessions, settings.tenant_id)
@@ -94,7 +118,8 @@ def demo_command(host: str, port: int, dashboard_port: int) -> None:
     base = f"http://{host}:{port}"
     lines = [
         "",
-        f"QBank demo — exam {report.exam_code} ({report.created + report.existing} items), "
+        "QBank demo — DEV MODE (mock login on, demo accounts): keep it on this machine",
+        f"  exam {report.exam_code} ({report.created + report.existing} items), "
         f"tenant {settings.tenant_id}, database {_redact(settings.database_url)}",
         f"  API        {base}",
         f"  API docs   {base}/schema/swagger",

@@ -277,6 +277,9 @@ def worker_command(queue_name: str | None, burst: bool) -> None:
         raise click.UsageError(
             "qbank worker needs QBANK_REDIS_URL (without it, jobs run in-process)"
         )
+    problem = settings.secret_problem()  # one rule for every long-running process
+    if problem:
+        raise click.UsageError(problem)
     queue_name = queue_name or settings.rq_queue
     queue = RqJobQueue(settings.redis_url, queue_name)
     where = _redact(settings.redis_url)

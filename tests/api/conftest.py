@@ -1,5 +1,3 @@
-import uuid
-
 import pytest
 from litestar.testing import TestClient
 
@@ -16,23 +14,21 @@ USERS = {
 
 @pytest.fixture
 def app_settings(database_url, monkeypatch, request):
+    from tests.backends import rq_queue
+
     redis_url = None
     if database_url.startswith("postgresql"):
         from tests.backends import redis_url_or_skip
 
         redis_url = redis_url_or_skip()
-    queue = f"qbank-test-{uuid.uuid4().hex[:8]}"
-    # Jobs build their settings from the environment, as a worker would.
-    monkeypatch.setenv("QBANK_DATABASE_URL", database_url)
-    monkeypatch.setenv("QBANK_RQ_QUEUE", queue)
-    settings = Settings(database_url=database_url, redis_url=redis_url, tenant_id="acme",
-                        secret="test-secret-0123456789-0123456789-abcdef", rq_queue=queue,
-                        state_prefix=queue)  # fmt: skip
-    yield settings
-    if redis_url:
-        from qbank.jobs.queue import RqJobQueue
-
-        RqJobQueue(redis_url, queue)._queue.delete(delete_jobs=True)
+    with rq_queue(redis_url) as queue:  # its rq:* keys are deleted afterwards
+        # Jobs build their settings from the environment, as a worker would.
+        monkeypatch.setenv("QBANK_DATABASE_URL", database_url)
+        monkeypatch.setenv("QBANK_RQ_QUEUE", queue)
+        # env="prod", as a server starts with QBANK_ENV unset; tests needing dev say so.
+        yield Settings(database_url=database_url, redis_url=redis_url, tenant_id="acme",
+                       secret="test-secret-0123456789-0123456789-abcdef", rq_queue=queue,
+                       state_prefix=queue, env="prod")  # fmt: skip
 
 
 @pytest.fixture

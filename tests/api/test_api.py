@@ -41,19 +41,22 @@ def test_login_and_token_checks(client):
 
 
 def test_mock_login_is_dev_only(client, app_settings):
-    response = client.post("/v1/auth/mock-login", json={"user_id": "u9", "roles": ["student"]})
-    assert response.status_code == 200
     from dataclasses import replace
 
     from litestar.testing import TestClient
 
     from api.app import create_app
 
-    prod = replace(app_settings, env="prod")
-    with TestClient(create_app(prod)) as prod_client:
-        denied = prod_client.post("/v1/auth/mock-login",
-                                  json={"user_id": "u9", "roles": ["admin"]})  # fmt: skip
-        assert denied.status_code == 404
+    assert app_settings.env == "prod"  # the fixture runs as production does: the default
+    denied = client.post("/v1/auth/mock-login", json={"user_id": "u9", "roles": ["admin"]})
+    assert denied.status_code == 404
+    assert "/v1/auth/mock-login" not in client.get("/schema/openapi.json").json()["paths"]
+    dev = replace(app_settings, env="dev")
+    with TestClient(create_app(dev)) as dev_client:
+        response = dev_client.post("/v1/auth/mock-login",
+                                   json={"user_id": "u9", "roles": ["student"]})  # fmt: skip
+        assert response.status_code == 200
+        assert "/v1/auth/mock-login" in dev_client.get("/schema/openapi.json").json()["paths"]
 
 
 @pytest.mark.parametrize(
@@ -267,16 +270,34 @@ def test_get_one_and_bulk_import(client):
     assert client.get(f"/v1/author/questions/{question_id}", headers=outsider).status_code == 404
 
 
-def test_publishing_needs_the_publisher_role(client):
-    writer = token(client, "writer")
-    denied = client.post("/v1/author/questions", headers=writer, json=question_body(1))
+def test_publish_defaults_to_the_callers_roles(client):
+    writer, publisher = token(client, "writer"), token(client, "author")  # author+publisher
+    draft = client.post("/v1/author/questions", headers=writer, json=question_body(1))
+    assert draft.status_code == 201, draft.text  # an author's plain create is a draft
+    qid = draft.json()["question_id"]
+    detail = client.get(f"/v1/author/questions/{qid}", headers=writer).json()
+    assert [v["state"] for v in detail["versions"]] == ["draft"]
+    denied = client.post("/v1/author/questions", headers=writer,
+                         json=question_body(2, publish=True))  # fmt: skip
     assert denied.status_code == 403
-    assert "publish: false" in denied.json()["detail"]
-    draft = client.post("/v1/author/questions", headers=writer,
-                        json=question_body(1, publish=False))  # fmt: skip
-    assert draft.status_code == 201
-    bulk = client.post("/v1/author/questions/import", headers=writer, json=[question_body(2)])
+    assert "publisher role" in denied.json()["detail"]
+    again = client.post(f"/v1/author/questions/{qid}/versions", headers=writer,
+                        json=question_body(1, publish=True))  # fmt: skip
+    assert again.status_code == 403
+    version = client.post(f"/v1/author/questions/{qid}/versions", headers=writer,
+                          json=question_body(1))  # fmt: skip
+    assert version.status_code == 201
+    live = client.post("/v1/author/questions", headers=publisher, json=question_body(3))
+    detail = client.get(f"/v1/author/questions/{live.json()['question_id']}",
+                        headers=publisher).json()  # fmt: skip
+    assert [v["state"] for v in detail["versions"]] == ["published"]
+    bulk = client.post("/v1/author/questions/import", headers=writer,
+                       json=[question_body(4), question_body(5, publish=True)])  # fmt: skip
     assert bulk.status_code == 403
+    drafts = client.post("/v1/author/questions/import", headers=writer, json=[question_body(4)])
+    assert drafts.status_code == 201, drafts.text
+    shown = client.get("/v1/author/questions", headers=writer, params={"q": "Q-4"}).json()
+    assert [item["state"] for item in shown["items"]] == ["draft"]
 
 
 def test_exam_mode_summary_hides_correctness_until_finished(client):

@@ -29,9 +29,9 @@ def wait_healthy(base, process, timeout_s=120):
 
 def test_demo_serves_the_seeded_system_with_printed_logins(tmp_path):
     port, dashboard_port = free_port(), free_port()
-    env = {**os.environ, "QBANK_DATA_DIR": str(tmp_path), "QBANK_ENV": "dev"}
-    for name in ("QBANK_DATABASE_URL", "QBANK_REDIS_URL"):
-        env.pop(name, None)
+    env = {**os.environ, "QBANK_DATA_DIR": str(tmp_path)}
+    for name in ("QBANK_DATABASE_URL", "QBANK_REDIS_URL", "QBANK_ENV", "QBANK_SECRET"):
+        env.pop(name, None)  # qbank demo alone runs in dev mode
     demo = [sys.executable, "-m", "qbank.cli", "demo", "--port", str(port),
             "--dashboard-port", str(dashboard_port)]  # fmt: skip
     process = subprocess.Popen(demo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -56,7 +56,15 @@ def test_demo_serves_the_seeded_system_with_printed_logins(tmp_path):
         item = httpx.get(f"{base}/v1/quizzes/{quiz.json()['quiz_id']}/next", headers=headers,
                          timeout=30).json()  # fmt: skip
         assert len(item["payload"]["options"]) in (4, 5)
-        assert any(base in line for line in lines)
+        assert any(base in line for line in lines)  # 127.0.0.1 unless --host says otherwise
+        assert any("DEV MODE" in line for line in lines), lines
+        mock = httpx.post(f"{base}/v1/auth/mock-login", json={"user_id": "u", "roles": ["admin"]})
+        assert mock.status_code == 200  # dev: the demo's mock login exists
+        key = (tmp_path / "secret").read_text().strip()  # the data directory's own random key
+        assert len(key) >= 32
+        import jwt
+
+        assert jwt.decode(login.json()["access_token"], key, algorithms=["HS256"])["sub"]
         dashboard = f"http://127.0.0.1:{dashboard_port}"
         assert any(line.split()[:2] == ["dashboard", dashboard] for line in lines), lines
         assert any("demo-admin" in line and "admin" in line.split()[-1] for line in lines)
@@ -211,6 +219,9 @@ def test_two_api_processes_and_a_worker_share_postgres_and_redis(tmp_path):
                 process.wait(timeout=30)
             import redis
 
+            from tests.backends import purge_rq_queue
+
+            purge_rq_queue(redis_url, prefix)  # the queue's jobs, results and registries
             client = redis.Redis.from_url(redis_url)
             for key in client.scan_iter(f"*{prefix}*"):
                 client.delete(key)

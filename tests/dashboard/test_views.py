@@ -290,3 +290,19 @@ def test_charts_carry_the_data_they_show():
     cells = [{"tau": 0.1, "alpha": 1.0, "rmse": 0.4}, {"tau": 0.2, "alpha": 1.0, "rmse": 0.3}]
     heatmap = sweep_heatmap(cells, "rmse").get(0)
     assert list(heatmap.dimension_values("rmse")) == [0.4, 0.3]
+
+
+def test_the_dashboard_login_is_throttled_like_the_api(context, users):
+    def attempt(password, address="10.1.1.1"):
+        form = LoginForm(context, address=address, username="ada", password=password)
+        return form.submit(), form.feedback.message
+
+    assert [attempt("wrong password")[0] for _ in range(5)] == [False] * 5
+    ok, message = attempt(PASSWORD)
+    assert not ok
+    assert "too many failed logins; try again in 1 s" in message
+    # the same browser guessing other accounts is throttled by its address as well
+    for i in range(20):
+        LoginForm(context, address="10.2.2.2", username=f"u{i}", password="x").submit()
+    assert "too many" in LoginForm(context, address="10.2.2.2", username="stu",
+                                   password=PASSWORD)._attempt()[1]  # fmt: skip

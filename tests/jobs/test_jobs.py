@@ -17,7 +17,7 @@ from qbank.services.calibration.runs import set_job_id
 from qbank.services.calibration.sh import create_run
 from qbank.store.db import init_schema, make_engine, make_session_factory
 from qbank.store.models import CalibrationRun, ItemExposureControl
-from tests.backends import postgres_schema, redis_url_or_skip
+from tests.backends import postgres_schema, purge_rq_queue, redis_url_or_skip
 from tests.services.conftest import EXAM, TENANT, build_exam
 
 PARAMS = CalibrationParams(n=150, test_len=5, iters=2, seed=3)
@@ -76,13 +76,13 @@ def test_real_worker_runs_a_calibration_and_fails_orphaned_runs():
             run.status, run.heartbeat_at = "running", datetime.now(UTC) - timedelta(hours=1)
         run_id = create_run(sessions, TENANT, EXAM, PARAMS)
         queue_name = f"qbank-test-{uuid.uuid4().hex[:8]}"
-        queue = RqJobQueue(redis_url, queue_name)
+        queue = RqJobQueue(redis_url, queue_name)  # all its rq:* keys go in the end
         job_id = queue.enqueue(CALIBRATION_TASK, run_id)
         set_job_id(sessions, TENANT, run_id, job_id)
         legacy_run = create_run(sessions, TENANT, EXAM, PARAMS, dry_run=True)  # an older release
         legacy_job = queue.enqueue("qbank.jobs.tasks.run_sh_calibration", legacy_run)
         env = {**os.environ, "QBANK_DATABASE_URL": database_url, "QBANK_REDIS_URL": redis_url,
-               "QBANK_TENANT_ID": TENANT}  # fmt: skip
+               "QBANK_TENANT_ID": TENANT, "QBANK_SECRET": "w" * 40}  # fmt: skip  # prod: unset env
         try:
             worker = subprocess.run(
                 [sys.executable, "-m", "qbank.cli", "worker", "--queue", queue_name, "--burst"],
@@ -105,7 +105,7 @@ def test_real_worker_runs_a_calibration_and_fails_orphaned_runs():
             assert get_run(sessions, TENANT, legacy_run).status == "done"
             assert queue.status(legacy_job).state == "finished"
         finally:
-            queue._queue.delete(delete_jobs=True)
+            purge_rq_queue(redis_url, queue_name)
             engine.dispose()
 
 
@@ -116,3 +116,28 @@ def test_worker_needs_redis(tmp_path):
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 2
     assert "QBANK_REDIS_URL" in done.stderr
+
+
+def test_a_test_queue_leaves_no_rq_key_behind():
+    """What a test's RQ queue leaves in Redis after a finished and a failed job: nothing."""
+    import redis
+
+    from tests.backends import rq_queue
+
+    redis_url = redis_url_or_skip()
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    with rq_queue(redis_url) as queue_name:
+        queue = RqJobQueue(redis_url, queue_name)
+        ok = queue.enqueue("os.getpid")
+        failed = queue.enqueue("qbank.errors.no_such_task")
+        queue.worker().work(burst=True)
+        assert queue.status(failed).state == "failed"
+        assert queue.status(ok).state == "finished"
+        mine = [k for k in client.scan_iter("rq:*") if queue_name in k or ok in k or failed in k]
+        assert mine  # the registries and job hashes exist until the queue is purged
+    left = [k for k in client.scan_iter("rq:*") if queue_name in k or ok in k or failed in k]
+    assert left == []
+    hashes = [k for k in client.scan_iter("rq:worker:*") if client.type(k) == "hash"]
+    assert [k for k in hashes if queue_name in (client.hget(k, "queues") or "")] == []
+    assert f"rq:queue:{queue_name}" not in client.smembers("rq:queues")
+    client.close()

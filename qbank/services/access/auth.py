@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -15,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.errors import ConflictError, InvalidInputError, PermissionDeniedError
+from qbank.services.access.hashing import scrypt
+from qbank.settings import KNOWN_SECRETS, MIN_SECRET_BYTES
 from qbank.store.models import User
 
 __all__ = [
@@ -51,7 +52,7 @@ class Principal:
 def hash_password(password: str) -> str:
     """A salted scrypt hash, self-describing: ``scrypt$n$r$p$salt$hash`` (base64)."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    digest = scrypt(password.encode(), salt, _SCRYPT["n"], _SCRYPT["r"], _SCRYPT["p"], 32)
     salt_text, digest_text = (base64.b64encode(raw).decode() for raw in (salt, digest))
     return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt_text}${digest_text}"
 
@@ -61,13 +62,8 @@ def verify_password(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(
-            password.encode(),
-            salt=base64.b64decode(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(expected),
+        actual = scrypt(
+            password.encode(), base64.b64decode(salt), int(n), int(r), int(p), len(expected)
         )
     except (ValueError, TypeError):
         return False
@@ -138,13 +134,23 @@ def authenticate(
     return Principal(user.username, user.tenant_id, tuple(user.roles))
 
 
+def _check_key(secret: str) -> None:
+    if secret in KNOWN_SECRETS or len(secret.encode()) < MIN_SECRET_BYTES:
+        raise PermissionDeniedError("tokens are not accepted: the server's signing key is unsafe")
+
+
 def issue_token(
     secret: str,
     principal: Principal,
     lifetime: timedelta = TOKEN_LIFETIME,
     now: datetime | None = None,
 ) -> str:
-    """A signed access token for ``principal``."""
+    """A signed access token for ``principal``.
+
+    Raises:
+        PermissionDeniedError: ``secret`` is empty, short or a default published in the source.
+    """
+    _check_key(secret)
     issued = now or datetime.now(UTC)
     claims = {
         "sub": principal.user_id,
@@ -160,8 +166,10 @@ def decode_token(secret: str, token: str) -> Principal:
     """Verify a token's signature and expiry.
 
     Raises:
-        PermissionDeniedError: invalid, tampered or expired token.
+        PermissionDeniedError: invalid, tampered or expired token, or a key that is empty, short
+            or a default published in the source (whoever read the source could sign with it).
     """
+    _check_key(secret)
     try:
         claims = jwt.decode(
             token,

@@ -55,6 +55,14 @@ class Page:
     page_size: int
 
 
+LIKE_ESCAPE = "\\"
+
+
+def like_literal(text: str) -> str:
+    """``text`` for a LIKE pattern matching it literally: the wildcards and the escape escaped."""
+    return text.replace(LIKE_ESCAPE, 2 * LIKE_ESCAPE).replace("%", "\\%").replace("_", "\\_")
+
+
 def list_questions(
     sessions: sessionmaker[Session],
     tenant_id: str,
@@ -95,12 +103,12 @@ def list_questions(
     if state:
         query = query.where(QuestionVersion.state == state)
     if search:
-        pattern = f"%{search.lower()}%"
+        pattern = f"%{like_literal(search.lower())}%"  # % and _ in the text are characters
         query = query.where(
             or_(
-                func.lower(QuestionVersion.stem_md).like(pattern),
-                func.lower(QuestionVersion.lead_in).like(pattern),
-                func.lower(Question.external_ref).like(pattern),
+                func.lower(QuestionVersion.stem_md).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(QuestionVersion.lead_in).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(Question.external_ref).like(pattern, escape=LIKE_ESCAPE),
             )
         )
     with sessions() as session:

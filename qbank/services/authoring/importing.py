@@ -56,10 +56,12 @@ class ImportReport:
     question_ids: list[int]
 
 
-def _number(record: dict[str, Any], name: str, where: str) -> float | None:
+def _number(record: dict[str, Any], name: str, where: str, strict: bool) -> float | None:
     value = record.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None or (not strict and isinstance(value, str) and not value.strip()):
         return None
+    if strict and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise InvalidInputError(f"{where}: {name} must be a JSON number, got {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
@@ -77,9 +79,41 @@ def _tags(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _item(record: dict[str, Any], where: str, created_by: str) -> ImportItem:
+_TEXT_FIELDS = ("topic_name", "stem_md", "lead_in", "rationale_md", "difficulty_label",
+                "external_ref", "exam_code", "bloom_level")  # fmt: skip
+
+
+def _check_json_types(record: dict[str, Any], where: str) -> None:
+    """A JSON record's values have their JSON types: text is a string, a flag a boolean."""
+    for name in _TEXT_FIELDS:
+        if record.get(name) is not None and not isinstance(record[name], str):
+            raise InvalidInputError(f"{where}: {name} must be a string, got {record[name]!r}")
+    if record.get("publish") is not None and not isinstance(record["publish"], bool):
+        raise InvalidInputError(f"{where}: publish must be true or false")
+    options = record.get("options")
+    for option in options if isinstance(options, list) else ():
+        if not isinstance(option, dict):
+            continue  # refused below with the shape's message
+        for name in ("label", "text_md", "text"):
+            if option.get(name) is not None and not isinstance(option[name], str):
+                raise InvalidInputError(f"{where}: option {name} must be a string")
+        if option.get("is_correct") is not None and not isinstance(option["is_correct"], bool):
+            raise InvalidInputError(f"{where}: option is_correct must be true or false")
+
+
+def _publish_flag(value: Any, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value if isinstance(value, bool) else str(value).strip().lower() != "false"
+
+
+def _item(
+    record: dict[str, Any], where: str, created_by: str, *, strict: bool, publish_default: bool
+) -> ImportItem:
     if not isinstance(record, dict):
         raise InvalidInputError(f"{where}: expected an object")
+    if strict:
+        _check_json_types(record, where)
     options_raw = record.get("options")
     if options_raw is None:  # CSV: option_a … option_j and correct_option
         correct = str(record.get("correct_option") or "").strip().upper()
@@ -94,10 +128,9 @@ def _item(record: dict[str, Any], where: str, created_by: str) -> ImportItem:
     try:
         options = tuple(
             OptionInput(str(o.get("label", "")), str(o.get("text_md") or o.get("text") or ""),
-                        o.get("is_correct", False))
+                        o.get("is_correct") or False)
             for o in options_raw
         )  # fmt: skip
-        publish = record.get("publish", True)
         question = QuestionInput(
             topic_name=str(record.get("topic_name") or ""),
             stem_md=str(record.get("stem_md") or ""),
@@ -106,13 +139,13 @@ def _item(record: dict[str, Any], where: str, created_by: str) -> ImportItem:
             difficulty_label=str(record.get("difficulty_label") or ""), options=options,
             external_ref=(str(record["external_ref"]) if record.get("external_ref") else None),
             exam_code=str(record.get("exam_code") or DEFAULT_EXAM_CODE),
-            publish=publish if isinstance(publish, bool) else str(publish).lower() != "false",
+            publish=_publish_flag(record.get("publish"), publish_default),
             bloom_level=record.get("bloom_level") or None, created_by=created_by,
             tags=_tags(record.get("tags"), where),
         )  # fmt: skip
     except InvalidInputError as error:
         raise InvalidInputError(f"{where}: {error}") from None
-    values = {name: _number(record, name, where) for name in ("a", "b", "c", "sh_p")}
+    values = {name: _number(record, name, where, strict) for name in ("a", "b", "c", "sh_p")}
     if values["a"] is not None and not 0 < values["a"] <= 10:
         raise InvalidInputError(f"{where}: a must be in (0, 10]")
     if values["b"] is not None and abs(values["b"]) > 20:
@@ -124,7 +157,9 @@ def _item(record: dict[str, Any], where: str, created_by: str) -> ImportItem:
     return ImportItem(question, values["a"], values["b"], values["c"], values["sh_p"])
 
 
-def read_import_file(path: str | Path, created_by: str = "import") -> list[ImportItem]:
+def read_import_file(
+    path: str | Path, created_by: str = "import", publish_default: bool = True
+) -> list[ImportItem]:
     """Parse and validate every question of a ``.json`` (list of objects) or ``.csv`` file.
 
     Raises:
@@ -148,10 +183,14 @@ def read_import_file(path: str | Path, created_by: str = "import") -> list[Impor
             ) from None
         if not isinstance(records, list):
             raise InvalidInputError(f"{path}: expected a JSON list of questions")
-        items = parse_records(records, created_by)
+        items = parse_records(records, created_by, publish_default)
     elif path.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))
-        items = _checked([_item(dict(r), f"line {reader.line_num}", created_by) for r in reader])
+        items = _checked([
+            _item(dict(r), f"line {reader.line_num}", created_by, strict=False,
+                  publish_default=publish_default)
+            for r in reader
+        ])  # fmt: skip
     else:
         raise InvalidInputError(f"import files must end in .json or .csv, got {path.name}")
     return items
@@ -170,11 +209,19 @@ def _checked(items: list[ImportItem]) -> list[ImportItem]:
     return items
 
 
-def parse_records(records: list[Any], created_by: str) -> list[ImportItem]:
-    """Validate question records (JSON objects); errors name the record's position."""
+def parse_records(
+    records: list[Any], created_by: str, publish_default: bool = True
+) -> list[ImportItem]:
+    """Validate question records (JSON objects, strictly typed); errors name the position.
+
+    A record without ``publish`` is published when ``publish_default`` is true.
+    """
     if len(records) > MAX_IMPORT_ITEMS:  # before the per-record work
         raise InvalidInputError(f"at most {MAX_IMPORT_ITEMS} questions per import")
-    return _checked([_item(r, f"question {i + 1}", created_by) for i, r in enumerate(records)])
+    return _checked([
+        _item(r, f"question {i + 1}", created_by, strict=True, publish_default=publish_default)
+        for i, r in enumerate(records)
+    ])  # fmt: skip
 
 
 def _insert_all(
@@ -191,10 +238,14 @@ def _insert_all(
 
 
 def import_records(
-    sessions: sessionmaker[Session], tenant_id: str, records: list[Any], created_by: str
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    records: list[Any],
+    created_by: str,
+    publish_default: bool = True,
 ) -> ImportReport:
     """Import question records in one transaction: all of them or none."""
-    return _insert_all(sessions, tenant_id, parse_records(records, created_by))
+    return _insert_all(sessions, tenant_id, parse_records(records, created_by, publish_default))
 
 
 def insert_items(session: Session, tenant_id: str, items: list[ImportItem]) -> list[int]:

@@ -6,6 +6,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.errors import ConflictError, InvalidInputError
+from qbank.services.access.auth import Principal
+from qbank.services.authoring.delete_rule import check_may_delete
 from qbank.services.authoring.questions import (
     DEFAULT_EXAM_CODE,
     QuestionCreated,
@@ -90,8 +92,19 @@ def retire_version(
         _unpublish(session, question_id, version)
 
 
-def soft_delete_question(sessions: sessionmaker[Session], tenant_id: str, question_id: int) -> None:
-    """Hide a question everywhere (rows stay for past responses and reports)."""
+def soft_delete_question(
+    sessions: sessionmaker[Session], tenant_id: str, question_id: int, by: Principal | None = None
+) -> None:
+    """Hide a question everywhere (rows stay for past responses and reports).
+
+    With ``by``, the caller's roles are checked first (``delete_rule``); None is a trusted caller.
+
+    Raises:
+        PermissionDeniedError: ``by`` may not delete this question.
+    """
     with sessions.begin() as session:
-        _question(session, tenant_id, question_id, lock=True).is_deleted = True
+        question = _question(session, tenant_id, question_id, lock=True)
+        if by is not None:
+            check_may_delete(session, question, by)
+        question.is_deleted = True
         _unpublish(session, question_id)
