@@ -52,8 +52,7 @@ def _pad(values: ArrayLike, size: int, fill: float) -> np.ndarray:
     return np.pad(array, (0, size - array.shape[0]), constant_values=fill)
 
 
-@jax.jit
-def _choose(
+def _lottery(
     seed_word: jax.Array,
     a: jax.Array,
     b: jax.Array,
@@ -62,10 +61,16 @@ def _choose(
     available: jax.Array,
     theta: jax.Array,
     use_sh: jax.Array,
-) -> jax.Array:
+) -> tuple[jax.Array, jax.Array]:
+    """Information at θ and the chosen index (S–H lottery unless ``use_sh`` is False)."""
     info = information(theta, a, b, c)
     accepted = (hashed_uniforms(seed_word, a.shape[0]) < k) | ~use_sh
-    return first_argmax(lottery_score(info, available, accepted))
+    return info, first_argmax(lottery_score(info, available, accepted))
+
+
+@jax.jit
+def _choose(*args: jax.Array) -> jax.Array:
+    return _lottery(*args)[1]
 
 
 @jax.jit
@@ -78,9 +83,8 @@ def _choose_with_walk(
     available: jax.Array,
     theta: jax.Array,
 ) -> tuple[jax.Array, jax.Array]:
-    info = information(theta, a, b, c)
-    accepted = hashed_uniforms(seed_word, a.shape[0]) < k  # the same lottery as ``_choose``
-    chosen = first_argmax(lottery_score(info, available, accepted))
+    # The same lottery as ``_choose`` with the S–H rule, so the choice is the same.
+    info, chosen = _lottery(seed_word, a, b, c, k, available, theta, jnp.bool_(True))
     return chosen, considered_items(info, available, chosen)
 
 
