@@ -52,13 +52,14 @@ def test_an_item_set_aside_is_never_offered_again_in_that_quiz(session_factory, 
     for quiz_id, user in take_quizzes(session_factory, state, 12):
         rows = served_rows(session_factory, quiz_id)
         out: set[tuple[int, int]] = set()
+        given: set[tuple[int, int]] = set()
         for row in rows:
-            assert (row.question_id, row.version) not in out  # never offered again
+            if (row.question_id, row.version) in out:  # never offered again, unless the
+                assert len(out | given) == len(exam)  # set-aside items left no other candidate
+            given.add((row.question_id, row.version))
             assert row.selector == "sympson_hetter"
             assert isinstance(row.set_aside, list)  # the record says what this step set aside
             out |= {(qid, ver) for qid, ver in row.set_aside}
-        served = {(row.question_id, row.version) for row in rows}
-        assert not out & served
         set_aside_anywhere += len(out)
         # The cursor holds the same, and a cursor rebuilt from the database too.
         cached, _ = load_cursor(session_factory, state, TENANT, user, quiz_id)
@@ -66,7 +67,8 @@ def test_an_item_set_aside_is_never_offered_again_in_that_quiz(session_factory, 
                                            quiz_id)  # fmt: skip
         assert was_rebuilt
         assert cached.set_aside == rebuilt.set_aside == out
-    # With k 0.4 the best item of a step loses its lottery 60 % of the time.
+    # With k 0.4 the best item of a step loses its lottery 60 % of the time. A release happens
+    # for students far out (always right or always wrong), where the walk passes many items.
     assert set_aside_anywhere > 12 * 3
 
 
