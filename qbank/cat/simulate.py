@@ -96,7 +96,7 @@ def _simulate_one(
         set_aside_now, considered = carry.set_aside, carry.considered
         if set_aside:  # static: the seed's rule compiles without this work
             walked = considered_items(info, available, chosen)
-            set_aside_now = (set_aside_now | walked).at[chosen].set(False)
+            set_aside_now = set_aside_now | walked  # the chosen item is given: no matter
             considered = considered | walked
         a, b, c = items.a[chosen], items.b[chosen], items.c[chosen]
         correct = word_to_uniform(step_words[1]) < probability(true_theta, a, b, c)
