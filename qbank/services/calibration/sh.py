@@ -54,11 +54,9 @@ class CalibrationReport:
 
     def k_rows(self) -> list[dict[str, Any]]:
         """One row per item: qid, ver, before, after (lists by θ stratum when conditional)."""
-        k_before, k_after = self.result.k_before, self.result.k_after
-        before: list[Any] = [float(x) for x in k_before] if k_before.ndim == 1 else []
-        after: list[Any] = [float(x) for x in k_after] if k_after.ndim == 1 else []
-        if k_before.ndim == 2:  # (n_strata, n_items): one list per item, in stratum order
-            before, after = k_before.T.tolist(), k_after.T.tolist()
+        # (n_items,) gives a float per item, (n_strata, n_items) a list per item in stratum order.
+        before: list[Any] = self.result.k_before.T.tolist()
+        after: list[Any] = self.result.k_after.T.tolist()
         return [
             {"qid": qid, "ver": ver, "before": item_before, "after": item_after}
             for qid, ver, item_before, item_after in zip(
