@@ -121,6 +121,8 @@ CREATE TABLE IF NOT EXISTS quiz_items (
 );
 -- Items the set-aside lottery took out of this quiz at this step: [[question_id, version], …].
 ALTER TABLE quiz_items ADD COLUMN IF NOT EXISTS set_aside JSONB;
+-- Conditional S–H: the θ̂ stratum whose k the item's lottery used (NULL: one k for all θ).
+ALTER TABLE quiz_items ADD COLUMN IF NOT EXISTS stratum INTEGER;
 
 -- Today's exposure counters are rebuilt from the items served today (Redis restarted).
 CREATE INDEX IF NOT EXISTS ix_quiz_items_served_at ON quiz_items (served_at);
@@ -184,6 +186,12 @@ ALTER TABLE item_exposure_control ADD COLUMN IF NOT EXISTS changed_by VARCHAR(64
 -- The S–H update rule that produced sh_p ('sympson-hetter': delivery sets the item aside for the
 -- rest of a quiz when it loses its lottery); NULL for the seed's rule and manual values.
 ALTER TABLE item_exposure_control ADD COLUMN IF NOT EXISTS update_rule VARCHAR(32);
+-- Conditional S–H (Stocking & Lewis 1998): the increasing θ cut points and one k per stratum
+-- they make (len(strata) + 1 values, in stratum order); delivery's lottery takes the k of the
+-- stratum holding the student's current θ̂. NULL: one k (sh_p) for every θ. For a conditional
+-- row sh_p is the k of the stratum holding θ = 0, where every quiz starts.
+ALTER TABLE item_exposure_control ADD COLUMN IF NOT EXISTS strata JSONB;
+ALTER TABLE item_exposure_control ADD COLUMN IF NOT EXISTS sh_p_by_stratum JSONB;
 
 CREATE TABLE IF NOT EXISTS feature_flags (
     tenant_id VARCHAR(64) NOT NULL,

@@ -31,6 +31,7 @@ __all__ = [
     "choose_prepared_with_walk",
     "estimate_ability",
     "prepare_items",
+    "with_k",
 ]
 
 _MIN_BUCKET = 64
@@ -110,6 +111,11 @@ def prepare_items(a: ArrayLike, b: ArrayLike, c: ArrayLike, k: ArrayLike) -> Pre
         jnp.asarray(_pad(a, size, 1.0)), jnp.asarray(_pad(b, size, 0.0)),
         jnp.asarray(_pad(c, size, 0.0)), jnp.asarray(_pad(k, size, 0.0)), n_items,
     )  # fmt: skip
+
+
+def with_k(items: PreparedItems, k: ArrayLike) -> PreparedItems:
+    """The prepared pool with other ``(n_items,)`` k, e.g. conditional S–H's k at this θ̂."""
+    return items._replace(k=jnp.asarray(_pad(k, items.a.shape[0], 0.0)))
 
 
 def choose_prepared(

@@ -224,6 +224,7 @@ class QuizItem(Base):
     k: Mapped[float] = mapped_column(Double)
     served_at: Mapped[datetime] = mapped_column(Timestamp)
     set_aside: Mapped[list[list[int]] | None] = mapped_column(Json)  # lost their lottery here
+    stratum: Mapped[int | None] = mapped_column(Integer)  # conditional S–H: θ̂ stratum used
 
 
 class UserResponse(Base):
@@ -284,6 +285,9 @@ class ItemExposureControl(Base):
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
     changed_by: Mapped[str | None] = mapped_column(String(64))
     update_rule: Mapped[str | None] = mapped_column(String(32))  # what produced sh_p
+    # Conditional S–H: θ cut points and one k per stratum (NULL: sh_p for every θ).
+    strata: Mapped[list[float] | None] = mapped_column(Json)
+    sh_p_by_stratum: Mapped[list[float] | None] = mapped_column(Json)
 
 
 class FeatureFlag(Base):

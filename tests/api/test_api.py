@@ -373,10 +373,10 @@ def test_calibration_with_the_published_rule_until_converged(client, app_setting
                       json={"exam_code": "EX", "update_rule": "additive"})  # fmt: skip
     assert bad.status_code == 400
     assert bad.json()
-    conditional = client.post("/v1/admin/exposure/calibrate_sh/start", headers=admin,
-                              json={"exam_code": "EX", "conditional": True})  # fmt: skip
-    assert conditional.status_code == 400
-    assert "one k per item" in conditional.json()["detail"]
+    body = {"exam_code": "EX", "conditional": True, "strata": [1, 0]}
+    unsorted = client.post("/v1/admin/exposure/calibrate_sh/start", headers=admin, json=body)
+    assert unsorted.status_code == 400
+    assert "strata" in unsorted.json()["detail"]
     started = client.post("/v1/admin/exposure/calibrate_sh/start", headers=admin, json={
         "exam_code": "EX", "n": 100, "test_len": 4, "iters": 8, "tau": 1.0, "dry_run": True,
         "update_rule": "sympson-hetter", "until_converged": True, "tol": 0.0})  # fmt: skip
@@ -452,3 +452,66 @@ def test_delivery_follows_the_1985_rule_an_applied_run_used(client, app_settings
         given.add((row.question_id, row.version))
         out |= {tuple(pair) for pair in row.set_aside}
     assert out
+
+
+def test_delivery_follows_the_conditional_k_an_applied_run_wrote(client, app_settings):
+    """End to end: a conditional run on an exam stores one k per θ stratum; with the S–H
+    selector, each item's lottery draws with the k of the stratum holding the student's θ̂,
+    and the record names that stratum."""
+    import uuid
+
+    from sqlalchemy import select
+
+    from qbank.store.models import ItemExposureControl, QuizItem
+
+    publish_exam(client, n=12)
+    admin = token(client, "admin")
+    started = client.post("/v1/admin/exposure/calibrate_sh/start", headers=admin, json={
+        "exam_code": "EX", "n": 300, "test_len": 6, "iters": 2, "tau": 0.3,
+        "update_rule": "sympson-hetter", "conditional": True, "strata": [-0.5, 0.5]})  # fmt: skip
+    assert started.status_code == 201, started.text
+    if app_settings.redis_url:  # a worker serves the RQ queue
+        from qbank.jobs.queue import RqJobQueue
+
+        RqJobQueue(app_settings.redis_url, app_settings.rq_queue).worker().work(burst=True)
+    run_id = started.json()["run_id"]
+    for _ in range(300):
+        run = client.get(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}", headers=admin).json()
+        if run["status"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert run["status"] == "done", run
+    assert run["params"]["conditional"] is True
+    assert run["result"]["strata"] == [-0.5, 0.5]
+    assert len(run["result"]["metrics"]["conditional_max_exp"]) == 3
+    csv_text = client.get(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}/diff.csv",
+                          headers=admin).text  # fmt: skip
+    assert csv_text.splitlines()[0].startswith("qid,ver,stratum,theta_from,theta_to")
+    with client.app.state.runtime.sessions() as session:
+        k_by_item = {row.question_id: row.sh_p_by_stratum
+                     for row in session.scalars(select(ItemExposureControl))}  # fmt: skip
+    assert len(k_by_item) == 12
+    assert all(len(k) == 3 for k in k_by_item.values())
+    flag = {"key": "selector_strategy", "enabled": True, "value": "sympson_hetter"}
+    assert client.post("/v1/admin/flags", headers=admin, json=flag).status_code == 200
+    student = token(client, "student")
+    quiz = client.post("/v1/quizzes", headers=student, json={
+        "filters": {"num_questions": 6, "exam_code": "EX"}, "adaptive": True})  # fmt: skip
+    quiz_id = quiz.json()["quiz_id"]
+    for _ in range(6):
+        item = client.get(f"/v1/quizzes/{quiz_id}/next", headers=student).json()
+        answer = {"question_id": item["question_id"], "selected": "A"}
+        answered = client.post(f"/v1/quizzes/{quiz_id}/answers", headers=student, json=answer)
+        assert answered.status_code == 200, answered.text
+    with client.app.state.runtime.sessions() as session:
+        rows = session.scalars(select(QuizItem).where(QuizItem.quiz_id == uuid.UUID(quiz_id))
+                               .order_by(QuizItem.position)).all()  # fmt: skip
+    assert len(rows) == 6
+    for row in rows:
+        stratum = sum(row.theta_at_selection >= cut for cut in (-0.5, 0.5))
+        assert row.stratum == stratum
+        assert row.k == pytest.approx(k_by_item[row.question_id][stratum], abs=1e-6)
+    rolled = client.post(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}/rollback", headers=admin)
+    assert rolled.status_code == 200, rolled.text
+    with client.app.state.runtime.sessions() as session:
+        assert {row.strata for row in session.scalars(select(ItemExposureControl))} == {None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from qbank.services.calibration.runs import (
 from qbank.store.models import CalibrationRun
 
 __all__ = [
+    "CONDITIONAL_DIFF_CSV_HEADER",
     "DIFF_CSV_HEADER",
     "MAX_PAGE_SIZE",
     "diff_csv",
@@ -32,6 +34,10 @@ __all__ = [
     "run_status",
 ]
 DIFF_CSV_HEADER = ("qid", "ver", "sh_p_before", "sh_p_after", "delta")
+# A conditional run's k change per item and θ stratum (theta_from ≤ θ < theta_to).
+CONDITIONAL_DIFF_CSV_HEADER = (
+    "qid", "ver", "stratum", "theta_from", "theta_to", "sh_p_before", "sh_p_after", "delta",
+)  # fmt: skip
 MAX_PAGE_SIZE = 200
 
 
@@ -114,7 +120,11 @@ def list_runs(
 
 
 def diff_csv(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> str:
-    """The run's k changes as CSV: ``qid,ver,sh_p_before,sh_p_after,delta``."""
+    """The run's k changes as CSV: ``qid,ver,sh_p_before,sh_p_after,delta``.
+
+    A conditional run has one row per item and θ stratum (``CONDITIONAL_DIFF_CSV_HEADER``):
+    the k the stratum started from and the k the run found for it.
+    """
     with sessions() as session:
         run = _run(session, tenant_id, run_id)
         if run.kind != "sh":
@@ -124,6 +134,16 @@ def diff_csv(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> st
         result = _done_result(run)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    if result.get("conditional"):
+        writer.writerow(CONDITIONAL_DIFF_CSV_HEADER)
+        bounds = [-math.inf, *result["strata"], math.inf]
+        for row in result["diff"]:
+            pairs = zip(row["start_by_stratum"], row["after_by_stratum"], strict=True)
+            for stratum, (start, after) in enumerate(pairs):
+                low, high = bounds[stratum], bounds[stratum + 1]
+                delta = round(after - start, 6)
+                writer.writerow([row["qid"], row["ver"], stratum, low, high, start, after, delta])
+        return buffer.getvalue()
     writer.writerow(DIFF_CSV_HEADER)
     for row in result["diff"]:
         writer.writerow([row["qid"], row["ver"], row["before"], row["after"], row["delta"]])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +24,7 @@ from qbank.services.calibration.runs import (
     enqueue_run,
 )
 from qbank.services.delivery.item_pool import ItemPool, load_exam_pool
-from qbank.services.exposure.sh_p import write_sh_p
+from qbank.services.exposure.sh_p import ExposureRow, write_exposure_rows
 from qbank.store.models import ItemExposureControl, Question
 
 __all__ = [
@@ -97,8 +98,10 @@ def calibrate_pool(
     started = time.perf_counter()
     simulation = compile_simulation(params, pool.n_items)
     compiled = time.perf_counter()
+    # A conditional run starts from the k per stratum an exam stores for the same cut points.
+    k = pool.k_by_stratum(params.strata_edges) if params.conditional else pool.k
     result = calibrate_sh(
-        params, pool.items, pool.k, pool.topics, on_iteration=on_iteration, simulation=simulation
+        params, pool.items, k, pool.topics, on_iteration=on_iteration, simulation=simulation
     )
     finished = time.perf_counter()
     return CalibrationReport(pool, params, result, compiled - started, finished - compiled)
@@ -128,14 +131,8 @@ def create_run(
 
     Raises:
         NotFoundError: the exam has no live items.
-        InvalidInputError: the parameters do not fit the exam's pool, or ask for conditional
-            k, which an exam cannot store yet.
+        InvalidInputError: the parameters do not fit the exam's pool.
     """
-    if params.conditional:
-        raise InvalidInputError(
-            "conditional S–H runs on a pool file or a generated pool for now: an exam stores "
-            "one k per item, not one per θ stratum"
-        )
     pool = load_exam_pool(sessions, tenant_id, exam_code)
     if pool.n_items == 0:
         raise NotFoundError(f"exam {exam_code!r} has no live published items")
@@ -150,18 +147,55 @@ def create_run(
     )  # fmt: skip
 
 
-def _result(report: Any) -> dict[str, Any]:
+def _stored_state(pool: ItemPool, index: int) -> dict[str, Any]:
+    """What the item stores now, as a diff row keeps it for an exact rollback."""
+    entry = pool.stratified[index] if pool.stratified else None
+    return {
+        "rule_before": pool.update_rules[index] if pool.update_rules else None,
+        "strata_before": None if entry is None else list(entry.strata),
+        "by_stratum_before": None if entry is None else [round(x, 6) for x in entry.k],
+    }
+
+
+def _diff_rows(report: CalibrationReport) -> list[dict[str, Any]]:
+    """One row per item: k before and after, and for a conditional run the k per stratum.
+
+    ``before`` is the item's stored one k; a conditional run's ``after`` is its new k in the
+    stratum holding θ = 0 (what sh_p keeps for a conditional item), ``after_by_stratum`` all of
+    them, and ``delta`` the largest change over the strata.
+    """
+    result, pool, params = report.result, report.pool, report.params
+    if not params.conditional:
+        return [
+            {"qid": int(qid), "ver": ver, "before": round(float(before), 6),
+             "after": round(float(after), 6), "delta": round(float(after) - float(before), 6),
+             **_stored_state(pool, index)}
+            for index, (qid, ver, before, after) in enumerate(zip(
+                pool.qids, pool.versions, result.k_before, result.k_after, strict=True))
+        ]  # fmt: skip
+    middle = int(np.searchsorted(np.asarray(params.strata_edges), 0.0, side="right"))
+    rows = []
+    for index, (qid, ver) in enumerate(zip(pool.qids, pool.versions, strict=True)):
+        start = [round(float(x), 6) for x in result.k_before[:, index]]
+        after = [round(float(x), 6) for x in result.k_after[:, index]]
+        changes: list[float] = [b - a for a, b in zip(start, after, strict=True)]
+        largest = max(changes, key=abs)
+        rows.append({
+            "qid": int(qid), "ver": ver, "before": round(float(pool.k[index]), 6),
+            "after": after[middle], "delta": round(largest, 6),
+            "start_by_stratum": start, "after_by_stratum": after, **_stored_state(pool, index),
+        })  # fmt: skip
+    return rows
+
+
+def _result(report: CalibrationReport) -> dict[str, Any]:
     result = report.result
-    pool = report.pool
-    diff = [
-        {"qid": int(qid), "ver": ver, "before": round(float(before), 6),
-         "after": round(float(after), 6), "delta": round(float(after) - float(before), 6)}
-        for qid, ver, before, after in zip(pool.qids, pool.versions, result.k_before,
-                                           result.k_after, strict=True)
-    ]  # fmt: skip
+    diff = _diff_rows(report)
     return {
         "updated": sum(1 for row in diff if row["delta"] != 0),
         "update_rule": report.params.update_rule,
+        "conditional": report.params.conditional,
+        "strata": list(report.params.strata_edges),
         "stop_reason": result.stop_reason,
         "history": result.history,
         "metrics": result.metrics,
@@ -183,35 +217,80 @@ def _execute_sh(sessions: sessionmaker[Session], context: RunContext) -> dict[st
     return _result(calibrate_pool(pool, params, on_iteration=progress))
 
 
+def _exposure_rows(result: dict[str, Any], side: str) -> list[ExposureRow]:
+    """The stored state a run's diff gives for ``side``: ``after`` applies, ``before`` restores.
+
+    Applied values carry the rule that produced them and, for a conditional run, the cut points
+    and the k per stratum. Restored values are exactly what the item stored before the run
+    (runs recorded before diffs kept that restore one k, as the seed's rule).
+    """
+    rows = []
+    for row in result["diff"]:
+        qid, ver = int(row["qid"]), int(row["ver"])
+        if side == "after":
+            rule = result.get("update_rule")
+            rule = None if rule == "multiplicative" else rule
+            by_stratum = row.get("after_by_stratum") if result.get("conditional") else None
+            strata = result.get("strata") if by_stratum is not None else None
+        else:
+            rule, strata = row.get("rule_before"), row.get("strata_before")
+            by_stratum = row.get("by_stratum_before") if strata is not None else None
+        rows.append(ExposureRow(
+            qid, ver, float(row[side]), rule,
+            None if strata is None else tuple(float(x) for x in strata),
+            None if by_stratum is None else tuple(float(x) for x in by_stratum),
+        ))  # fmt: skip
+    return rows
+
+
 def _write_sh(
     session: Session, tenant_id: str, result: dict[str, Any], side: str, changed_by: str
 ) -> int:
-    # Applied values carry the rule that produced them; restored ones count as the seed's.
-    rule = result.get("update_rule") if side == "after" else None
-    rule = None if rule == "multiplicative" else rule
-    return _write_values(session, tenant_id, result["diff"], side, changed_by, rule)
+    rows = _exposure_rows(result, side)
+    _check_owned(session, tenant_id, sorted({row.question_id for row in rows}))
+    write_exposure_rows(session, rows, changed_by)
+    return len(rows)
 
 
 # The diff keeps k to 6 decimals, so a stored k within this of the diff's value is that value.
 _K_TOLERANCE = 1e-6
 
 
+def _same(stored: Sequence[float] | None, expected: Sequence[float] | None) -> bool:
+    if stored is None or expected is None:
+        return stored is None and expected is None
+    return len(stored) == len(expected) and all(
+        abs(float(a) - float(b)) <= _K_TOLERANCE for a, b in zip(stored, expected, strict=True)
+    )
+
+
 def _changed_sh(session: Session, result: dict[str, Any], side: str) -> list[ChangedItem]:
-    """Items whose stored k is not the diff's ``side`` (an item without a row has k = 1)."""
-    rows = result["diff"]
+    """Items whose stored k is not the diff's ``side`` (an item without a row has k = 1).
+
+    The k per stratum count too: a run's ``after`` of a conditional run is its k per stratum,
+    its ``before`` whatever the item stored. Diffs recorded before the strata were stored
+    compare the one k only.
+    """
     stored = {
         (row.question_id, row.version): row
         for row in session.scalars(
             select(ItemExposureControl)
-            .where(ItemExposureControl.question_id.in_(sorted({int(r["qid"]) for r in rows})))
+            .where(ItemExposureControl.question_id.in_(
+                sorted({int(r["qid"]) for r in result["diff"]})))
             .with_for_update()
         )
-    }
+    }  # fmt: skip
+    knows_strata = all("strata_before" in row for row in result["diff"])
     changed = []
-    for row in rows:
-        key = (int(row["qid"]), int(row["ver"]))
+    for expected in _exposure_rows(result, side):
+        key = (expected.question_id, expected.version)
         found = stored.get(key)
-        if abs((found.sh_p if found else 1.0) - float(row[side])) > _K_TOLERANCE:
+        same = abs((found.sh_p if found else 1.0) - expected.sh_p) <= _K_TOLERANCE
+        if same and knows_strata:
+            same = _same(found.strata if found else None, expected.strata) and _same(
+                found.sh_p_by_stratum if found else None, expected.sh_p_by_stratum
+            )
+        if not same:
             changed.append(ChangedItem(*key, found.changed_by if found else None))
     return changed
 
@@ -219,24 +298,13 @@ def _changed_sh(session: Session, result: dict[str, Any], side: str) -> list[Cha
 SH_RUN = RunKind("sh", _execute_sh, _write_sh, _changed_sh)
 
 
-def _write_values(
-    session: Session,
-    tenant_id: str,
-    rows: list[dict[str, Any]],
-    key: str,
-    changed_by: str,
-    update_rule: str | None = None,
-) -> int:
-    question_ids = sorted({int(row["qid"]) for row in rows})
+def _check_owned(session: Session, tenant_id: str, question_ids: list[int]) -> None:
     owned = set(session.scalars(
         select(Question.id).where(Question.id.in_(question_ids), Question.tenant_id == tenant_id)
     ))  # fmt: skip
     missing = [qid for qid in question_ids if qid not in owned]
     if missing:
         raise ConflictError(f"questions {missing[:10]} of the run no longer exist; nothing changed")
-    write_sh_p(session, [(int(row["qid"]), int(row["ver"]), float(row[key])) for row in rows],
-               changed_by, update_rule)  # fmt: skip
-    return len(rows)
 
 
 def start_run(

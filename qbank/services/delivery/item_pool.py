@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import and_, event, func, select, true
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
-from qbank.cat.delivery import PreparedItems, prepare_items
+from qbank.cat.delivery import PreparedItems, prepare_items, with_k
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, ItemParams
 from qbank.store.models import (
     ItemCalibration,
@@ -29,6 +29,7 @@ __all__ = [
     "POOL_STAMP_TTL_S",
     "DeliveryPool",
     "ItemPool",
+    "StratifiedK",
     "cached_delivery_pool",
     "forget_pool_stamps",
     "load_exam_pool",
@@ -47,11 +48,42 @@ class ItemPool:
     # (n_items,) bool: k came from Sympson & Hetter's (1985) rule, so delivery sets the item
     # aside for the rest of a quiz when it loses its lottery; None means none does.
     sets_aside: np.ndarray | None = None
+    # Per item, as stored: the rule that produced k (None: the seed's or by hand), and for
+    # conditional S–H its θ cut points and one k per stratum (None: k for every θ).
+    update_rules: list[str | None] | None = None
+    stratified: list[StratifiedK | None] | None = None
 
     @property
     def n_items(self) -> int:
         """Pool size."""
         return len(self.qids)
+
+    @property
+    def is_conditional(self) -> bool:
+        """Whether any item has one k per θ stratum."""
+        return any(entry is not None for entry in self.stratified or ())
+
+    def k_by_stratum(self, strata: Sequence[float]) -> np.ndarray:
+        """``(len(strata) + 1, n_items)`` k for these cut points, the start of a conditional run.
+
+        An item stored with exactly these cut points keeps its k per stratum; any other item
+        starts every stratum from its one k (``k``).
+        """
+        cuts = tuple(float(x) for x in strata)
+        table = np.repeat(self.k[None, :], len(cuts) + 1, axis=0)
+        for index, entry in enumerate(self.stratified or ()):
+            same_cuts = entry is not None and len(entry.strata) == len(cuts)
+            if same_cuts and np.allclose(entry.strata, cuts, atol=1e-9, rtol=0):  # type: ignore[union-attr]
+                table[:, index] = entry.k  # type: ignore[union-attr]
+        return table.astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class StratifiedK:
+    """Conditional S–H k of one item: increasing θ cut points and one k per stratum."""
+
+    strata: tuple[float, ...]
+    k: tuple[float, ...]
 
 
 def load_exam_pool(
@@ -71,7 +103,8 @@ def load_exam_pool(
         select(
             QuestionPublication.question_id, QuestionPublication.live_version, Topic.name,
             ItemCalibration.a, ItemCalibration.b, ItemCalibration.c, ItemExposureControl.sh_p,
-            ItemExposureControl.update_rule,
+            ItemExposureControl.update_rule, ItemExposureControl.strata,
+            ItemExposureControl.sh_p_by_stratum,
         )
         .join(Question, Question.id == QuestionPublication.question_id)
         .join(QuestionVersion, and_(QuestionVersion.question_id == QuestionPublication.question_id,
@@ -103,9 +136,14 @@ def load_exam_pool(
     items = ItemParams(column(3, DEFAULT_A), column(4, DEFAULT_B), column(5, DEFAULT_C))
     k = np.asarray([1.0 if row[6] is None else row[6] for row in rows], np.float32)
     sets_aside = np.asarray([row[7] == "sympson-hetter" for row in rows], bool)
+    stratified = [
+        None if row[8] is None or row[9] is None
+        else StratifiedK(tuple(float(x) for x in row[8]), tuple(float(x) for x in row[9]))
+        for row in rows
+    ]  # fmt: skip
     return ItemPool(
         [str(row[0]) for row in rows], [int(row[1]) for row in rows],
-        [str(row[2]) for row in rows], items, k, sets_aside,
+        [str(row[2]) for row in rows], items, k, sets_aside, [row[7] for row in rows], stratified,
     )  # fmt: skip
 
 
@@ -128,15 +166,43 @@ class DeliveryPool:
     b: np.ndarray
     c: np.ndarray
     prepared: PreparedItems
+    # Conditional S–H items grouped by their cut points: (cuts, item indices, k per stratum
+    # (n_strata, n_group)). Empty when every item has one k.
+    strata_groups: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...] = ()
 
     @classmethod
     def of(cls, pool: ItemPool) -> DeliveryPool:
         """Index and prepare a loaded pool."""
         keys = [(int(qid), version) for qid, version in zip(pool.qids, pool.versions, strict=True)]
         a, b, c = (np.asarray(values, np.float32) for values in pool.items)
+        grouped: dict[tuple[float, ...], list[int]] = {}
+        for index, entry in enumerate(pool.stratified or ()):
+            if entry is not None:
+                grouped.setdefault(entry.strata, []).append(index)
+        groups = tuple(
+            (np.asarray(cuts, np.float64), np.asarray(indices),
+             np.asarray([pool.stratified[i].k for i in indices], np.float32).T)  # type: ignore[index,union-attr]
+            for cuts, indices in grouped.items()
+        )  # fmt: skip
         return cls(pool, keys, {key: i for i, key in enumerate(keys)},
                    {qid: i for i, (qid, _version) in enumerate(keys)}, a, b, c,
-                   prepare_items(a, b, c, pool.k))  # fmt: skip
+                   prepare_items(a, b, c, pool.k), groups)  # fmt: skip
+
+    def at_theta(self, theta: float) -> tuple[PreparedItems, np.ndarray, np.ndarray]:
+        """The pool as the lottery sees it at θ̂: prepared items, k per item, stratum per item.
+
+        Conditional S–H items take the k of the stratum holding θ̂ (their stratum index; −1 for
+        items with one k for every θ).
+        """
+        strata = np.full(len(self.keys), -1, np.int64)
+        if not self.strata_groups:
+            return self.prepared, self.pool.k, strata
+        k = self.pool.k.copy()
+        for cuts, indices, table in self.strata_groups:
+            stratum = int(np.searchsorted(cuts, theta, side="right"))
+            k[indices] = table[stratum]
+            strata[indices] = stratum
+        return with_k(self.prepared, k), k, strata
 
 
 _pool_cache: OrderedDict[tuple[Any, ...], DeliveryPool] = OrderedDict()

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from qbank.cat.delivery import choose_prepared, choose_prepared_with_walk
+from qbank.cat.delivery import PreparedItems, choose_prepared, choose_prepared_with_walk
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C
 from qbank.services.access.flags import selector_for_user
@@ -215,12 +215,13 @@ def _choose_adaptive(
     if cursor.selector is None:
         cursor.selector = selector_for_user(sessions, cursor.tenant_id, cursor.user_id)
     published = delivery.pool.sets_aside
+    prepared, k, strata = delivery.at_theta(cursor.theta)
     if cursor.selector == "sympson_hetter" and published is not None and published.any():
-        index, lost = _walk_with_set_aside(delivery, cursor, available, published)
+        index, lost = _walk_with_set_aside(delivery, prepared, cursor, available, published)
     else:
         lost = None
         index = choose_prepared(
-            secrets.randbits(32), delivery.prepared, available, cursor.theta, cursor.selector
+            secrets.randbits(32), prepared, available, cursor.theta, cursor.selector
         )
     qid, ver = delivery.keys[index]
     choice: dict[str, Any] = {
@@ -230,15 +231,22 @@ def _choose_adaptive(
         "a": float(delivery.a[index]),
         "b": float(delivery.b[index]),
         "c": float(delivery.c[index]),
-        "k": float(delivery.pool.k[index]),
+        "k": float(k[index]),
     }
+    if cursor.selector == "sympson_hetter" and strata[index] >= 0:
+        # quiz_items.stratum: conditional S–H drew this item's lottery with that stratum's k
+        choice["stratum"] = int(strata[index])
     if lost is not None:  # quiz_items.set_aside: what this step's lottery took out of the quiz
         choice["set_aside"] = lost
     return choice
 
 
 def _walk_with_set_aside(
-    delivery: DeliveryPool, cursor: QuizCursor, available: np.ndarray, published: np.ndarray
+    delivery: DeliveryPool,
+    prepared: PreparedItems,
+    cursor: QuizCursor,
+    available: np.ndarray,
+    published: np.ndarray,
 ) -> tuple[int, list[list[int]]]:
     """The S–H choice with Sympson & Hetter's (1985) set-aside rule (``exposure.set_aside``).
 
@@ -255,7 +263,7 @@ def _walk_with_set_aside(
     if not candidates.any():
         candidates = available
     index, considered = choose_prepared_with_walk(
-        secrets.randbits(32), delivery.prepared, candidates, cursor.theta
+        secrets.randbits(32), prepared, candidates, cursor.theta
     )
     lost = considered & published
     lost[index] = False

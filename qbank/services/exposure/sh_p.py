@@ -23,8 +23,10 @@ from qbank.store.models import (
 __all__ = [
     "RECENT_DAYS",
     "ExposureItem",
+    "ExposureRow",
     "list_exposure_items",
     "set_sh_p",
+    "write_exposure_rows",
     "write_sh_p",
 ]
 
@@ -101,38 +103,84 @@ def _check_sh_p(sh_p: float) -> None:
         raise InvalidInputError(f"sh_p must be in [0, 1], got {sh_p}")
 
 
-def write_sh_p(
-    session: Session,
-    values: Sequence[tuple[int, int, float]],
-    changed_by: str | None = None,
-    update_rule: str | None = None,
+@dataclass(frozen=True, slots=True)
+class ExposureRow:
+    """The exposure control of one item version, as stored.
+
+    ``strata`` (increasing θ cut points) and ``sh_p_by_stratum`` (one k per stratum they make)
+    are conditional S–H (Stocking & Lewis 1998); both None means ``sh_p`` for every θ.
+    ``update_rule`` is the S–H rule that produced the values (``sympson-hetter``: delivery sets
+    the item aside for the rest of a quiz when it loses its lottery); None is the seed's rule or
+    a value typed by hand.
+    """
+
+    question_id: int
+    version: int
+    sh_p: float
+    update_rule: str | None = None
+    strata: tuple[float, ...] | None = None
+    sh_p_by_stratum: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.strata is None) != (self.sh_p_by_stratum is None):
+            raise InvalidInputError("strata and sh_p_by_stratum come together")
+        if self.strata is not None and self.sh_p_by_stratum is not None:
+            if len(self.sh_p_by_stratum) != len(self.strata) + 1:
+                raise InvalidInputError(
+                    f"{len(self.strata)} cut points make {len(self.strata) + 1} strata, got "
+                    f"{len(self.sh_p_by_stratum)} k"
+                )
+            if any(b <= a for a, b in zip(self.strata, self.strata[1:], strict=False)):
+                raise InvalidInputError(f"strata must increase, got {list(self.strata)}")
+            for value in self.sh_p_by_stratum:
+                _check_sh_p(value)
+
+
+def write_exposure_rows(
+    session: Session, rows: Sequence[ExposureRow], changed_by: str | None = None
 ) -> None:
-    """Upsert sh_p for (question_id, version, sh_p) rows inside the caller's transaction.
+    """Upsert the rows' exposure control inside the caller's transaction.
 
     ``changed_by`` records who wrote them (``run:<id>``, ``rollback:<id>``, ``manual``,
-    ``import``): a rollback names it when it finds an item changed since its run.
-    ``update_rule`` records the S–H rule that produced the values (``sympson-hetter``: delivery
-    then sets the item aside for the rest of a quiz when it loses its lottery); None is the
-    seed's rule or a value typed by hand.
+    ``import``): a rollback names it when it finds an item changed since its run. A row
+    without strata makes the item unconditional again.
     """
     now = datetime.now(UTC)
-    question_ids = sorted({qid for qid, _ver, _value in values})
+    question_ids = sorted({row.question_id for row in rows})
     existing = {
         (row.question_id, row.version): row
         for row in session.scalars(
             select(ItemExposureControl).where(ItemExposureControl.question_id.in_(question_ids))
         )
     }
-    for qid, ver, value in values:
-        row = existing.get((qid, ver))
-        if row is None:
-            session.add(ItemExposureControl(question_id=qid, version=ver, sh_p=float(value),
-                                            updated_at=now, changed_by=changed_by,
-                                            update_rule=update_rule))  # fmt: skip
-        else:
-            row.sh_p = float(value)
-            row.updated_at, row.changed_by, row.update_rule = now, changed_by, update_rule
+    for row in rows:
+        stored = existing.get((row.question_id, row.version))
+        if stored is None:
+            stored = ItemExposureControl(question_id=row.question_id, version=row.version)
+            session.add(stored)
+        stored.sh_p = float(row.sh_p)
+        stored.updated_at, stored.changed_by, stored.update_rule = now, changed_by, row.update_rule
+        stored.strata = None if row.strata is None else [float(x) for x in row.strata]
+        stored.sh_p_by_stratum = (
+            None if row.sh_p_by_stratum is None else [float(x) for x in row.sh_p_by_stratum]
+        )
     session.flush()
+
+
+def write_sh_p(
+    session: Session,
+    values: Sequence[tuple[int, int, float]],
+    changed_by: str | None = None,
+    update_rule: str | None = None,
+) -> None:
+    """Upsert one sh_p for every θ for (question_id, version, sh_p) rows (``write_exposure_rows``).
+
+    An item that had one k per θ stratum gets this one k for every θ.
+    """
+    write_exposure_rows(
+        session, [ExposureRow(qid, ver, float(value), update_rule) for qid, ver, value in values],
+        changed_by,
+    )  # fmt: skip
 
 
 def set_sh_p(
