@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
@@ -14,9 +15,10 @@ from api.runtime import Runtime
 from api.schemas import NO_NUL, CalibrationStartIn, CohortIn, ExposureSetIn, FlagIn, IrtStartIn
 from api.security import current_principal, requires
 from qbank.cat import CalibrationParams
+from qbank.errors import InvalidInputError
 from qbank.services.access import flags
 from qbank.services.calibration import irt, run_apply, run_views, runs, sh
-from qbank.services.exposure import sh_p
+from qbank.services.exposure import conditional, sh_p
 
 __all__ = ["ROUTES"]
 
@@ -47,6 +49,46 @@ def exposure_items(
         runtime.sessions, _tenant(request), exam_code=exam_code, limit=limit
     )
     return [dataclasses.asdict(item) for item in items]
+
+
+@get(
+    "/v1/admin/exposure/conditional",
+    guards=[ADMINS],
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["admin"],
+)
+def exposure_conditional(
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    exam_code: Annotated[str, QueryParameter(min_length=1, max_length=64, pattern=NO_NUL)],
+    strata: Annotated[str | None, QueryParameter(max_length=256, pattern=NO_NUL)] = None,
+    days: Annotated[int, QueryParameter(ge=1, le=conditional.MAX_DAYS)] = 7,
+    top: Annotated[int, QueryParameter(ge=1, le=conditional.MAX_TOP)] = 20,
+) -> dict[str, Any]:
+    """Live exposure by the stratum of each finished quiz's final θ̂ (conditional S–H's check).
+
+    ``strata`` is comma-separated cut points; by default those of the exam's conditional k, or
+    five equally likely strata of N(0, 1).
+    """
+    cuts = None
+    if strata is not None:
+        try:
+            cuts = [float(part) for part in strata.split(",")]
+        except ValueError:
+            raise InvalidInputError(
+                f"strata must be comma-separated numbers, got {strata!r}"
+            ) from None
+    measured = conditional.conditional_exposure(
+        runtime.sessions, _tenant(request), exam_code, strata=cuts, days=days, top=top
+    )
+    body = dataclasses.asdict(measured)
+    body["conditional_max_exp"] = measured.conditional_max_exp
+    for stratum in body["by_stratum"]:  # JSON has no infinity: an open end is null
+        for end in ("theta_from", "theta_to"):
+            if math.isinf(stratum[end]):
+                stratum[end] = None
+    return body
 
 
 @post(
@@ -291,6 +333,7 @@ def assign_cohort(
 
 ROUTES = [
     exposure_items,
+    exposure_conditional,
     exposure_set,
     calibrate_start,
     calibrate_irt_start,

@@ -511,6 +511,24 @@ def test_delivery_follows_the_conditional_k_an_applied_run_wrote(client, app_set
         stratum = sum(row.theta_at_selection >= cut for cut in (-0.5, 0.5))
         assert row.stratum == stratum
         assert row.k == pytest.approx(k_by_item[row.question_id][stratum], abs=1e-6)
+    measured = client.get("/v1/admin/exposure/conditional", headers=admin,
+                          params={"exam_code": "EX"}).json()  # fmt: skip
+    assert measured["strata"] == [-0.5, 0.5]
+    assert measured["strata_source"] == "exam"
+    assert measured["quizzes"] == 1  # the quiz finished after its 6 answers
+    final = [s for s in measured["by_stratum"] if s["quizzes"] == 1]
+    assert len(final) == 1
+    assert final[0]["max_exp"] == 1.0  # one quiz: every item it gave has rate 1
+    given = sorted(row.question_id for row in rows)
+    assert sorted(item["question_id"] for item in final[0]["items"]) == given
+    assert measured["by_stratum"][0]["theta_from"] is None  # open ends are null in JSON
+    for params in ({"exam_code": "EX", "strata": "1,x"}, {"exam_code": "EX", "strata": "1,0"},
+                   {"exam_code": "EX", "days": 0}, {}):  # fmt: skip
+        refused = client.get("/v1/admin/exposure/conditional", headers=admin, params=params)
+        assert refused.status_code == 400, (params, refused.text)
+        assert refused.json()["detail"]
+    assert client.get("/v1/admin/exposure/conditional", headers=student,
+                      params={"exam_code": "EX"}).status_code == 403  # fmt: skip
     rolled = client.post(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}/rollback", headers=admin)
     assert rolled.status_code == 200, rolled.text
     with client.app.state.runtime.sessions() as session:

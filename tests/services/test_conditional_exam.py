@@ -2,25 +2,29 @@
 
 import dataclasses
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from sqlalchemy import select, text
 
 from qbank.cat import CalibrationParams
-from qbank.errors import ChangedSinceError
+from qbank.cat.calibration.params import DEFAULT_STRATA
+from qbank.errors import ChangedSinceError, InvalidInputError
 from qbank.services.access.flags import set_feature_flag
 from qbank.services.calibration.run_apply import apply_run, rollback_run
 from qbank.services.calibration.run_views import diff_csv, get_run
 from qbank.services.calibration.runs import execute_run
 from qbank.services.calibration.sh import create_run
 from qbank.services.delivery.item_pool import DeliveryPool, load_exam_pool
-from qbank.services.exposure.sh_p import ExposureRow, write_exposure_rows, write_sh_p
+from qbank.services.delivery.quizzes import QuizFilters, create_quiz
+from qbank.services.exposure.conditional import conditional_exposure
+from qbank.services.exposure.sh_p import ExposureControl, write_exposure_control, write_sh_p
 from qbank.state import InMemoryStateStore
 from qbank.store.db import init_schema, make_engine
-from qbank.store.models import ItemCalibration, ItemExposureControl, QuizItem
+from qbank.store.models import ItemCalibration, ItemExposureControl, QuizItem, QuizSession
 from tests.services.conftest import EXAM, TENANT
+from tests.services.test_quizzes import take
 from tests.services.test_set_aside_delivery import take_quizzes
 
 STRATA = [-0.5, 0.5]  # three strata; θ = 0 is in the middle one
@@ -64,6 +68,9 @@ def test_a_conditional_run_stores_one_k_per_stratum_and_rolls_back_exactly(sessi
     changed = [row for row in result["diff"] if row["delta"] != 0]
     assert changed
     assert result["updated"] == len(changed)
+    table = np.asarray(result["exposure_by_stratum_after"])  # what the heatmap shows
+    assert table.shape == (3, len(exam))
+    assert table.max(axis=1) == pytest.approx(result["metrics"]["conditional_max_exp"], abs=1e-4)
     # The k differ between strata: a pool's items are not equally exposed at every θ.
     assert any(len(set(row["after_by_stratum"])) > 1 for row in result["diff"])
 
@@ -109,7 +116,7 @@ def test_a_changed_k_per_stratum_blocks_the_rollback_until_forced(session_factor
     qid = exam[0].question_id
     sh_p, rule, strata, by_stratum = stored_rows(session_factory)[qid]
     with session_factory.begin() as session:  # same sh_p, another k in the lowest stratum
-        write_exposure_rows(session, [ExposureRow(qid, 1, sh_p, rule, tuple(strata),
+        write_exposure_control(session, [ExposureControl(qid, 1, sh_p, rule, tuple(strata),
                                                   (0.01, *by_stratum[1:]))], "manual")  # fmt: skip
     assert not get_run(session_factory, TENANT, run_id).in_effect
     with pytest.raises(ChangedSinceError, match="manual exposure/set"):
@@ -143,12 +150,13 @@ def test_the_diff_csv_of_a_conditional_run_has_a_row_per_item_and_stratum(sessio
 def _conditional_k(sessions, exam, best, best_k):
     """Cut point 0; every item k = 1 in both strata but ``best``, which gets ``best_k``."""
     rows = [
-        ExposureRow(item.question_id, 1, 1.0 if item is not best else best_k[1], "sympson-hetter",
-                    (0.0,), (1.0, 1.0) if item is not best else best_k)
+        ExposureControl(item.question_id, 1, 1.0, "sympson-hetter", (0.0,), (1.0, 1.0))
+        if item is not best
+        else ExposureControl(item.question_id, 1, best_k[1], "sympson-hetter", (0.0,), best_k)
         for item in exam
-    ]  # fmt: skip
+    ]
     with sessions.begin() as session:
-        write_exposure_rows(session, rows, "test")
+        write_exposure_control(session, rows, "test")
         # The best item at θ = 0 by far: a = 2.5, b = 0, c = 0.
         calibration = session.get(ItemCalibration, (best.question_id, 1))
         calibration.a, calibration.b, calibration.c = 2.5, 0.0, 0.0
@@ -227,3 +235,78 @@ def test_a_database_from_before_the_strata_keeps_its_k(tmp_path):
         )).one()  # fmt: skip
     assert tuple(row) == (0.35, None, None)
     engine.dispose()
+
+
+# ---- exposure conditional on the final θ̂ -----------------------------------------------------
+
+
+def _brute_force(sessions, cuts):
+    """Per stratum of the final θ̂: finished quizzes and, per item, the quizzes that gave it."""
+    with sessions() as session:
+        quizzes = {
+            quiz.id: int(np.searchsorted(cuts, quiz.theta, side="right"))
+            for quiz in session.scalars(select(QuizSession))
+            if quiz.status == "finished"
+        }
+        items = session.scalars(select(QuizItem)).all()
+    per_stratum = np.bincount(list(quizzes.values()), minlength=len(cuts) + 1)
+    given: dict[tuple[int, int, int], set] = {}
+    for row in items:
+        if row.quiz_id in quizzes:
+            key = (quizzes[row.quiz_id], row.question_id, row.version)
+            given.setdefault(key, set()).add(row.quiz_id)
+    return per_stratum, {key: len(ids) for key, ids in given.items()}
+
+
+def test_delivery_measures_exposure_by_the_stratum_of_the_final_theta(session_factory, exam):
+    set_feature_flag(session_factory, TENANT, "selector_strategy", True, "sympson_hetter")
+    _conditional_k(session_factory, exam, exam[0], (0.5, 0.5))
+    state = InMemoryStateStore()
+    take_quizzes(session_factory, state, 8, length=5)  # half always right, half always wrong
+    filters = QuizFilters(num_questions=5, exam_code=EXAM)
+    unfinished = create_quiz(session_factory, TENANT, "late", filters, adaptive=True)
+    take(session_factory, state, unfinished.quiz_id, True, user="late")  # not finished: no count
+
+    measured = conditional_exposure(session_factory, TENANT, EXAM, top=1000)
+    assert measured.strata == [0.0]  # the exam's conditional k were cut there
+    assert measured.strata_source == "exam"
+    per_stratum, given = _brute_force(session_factory, [0.0])
+    assert measured.quizzes == 8
+    assert [s.quizzes for s in measured.by_stratum] == per_stratum.tolist()
+    assert per_stratum.tolist() == [4, 4]  # always wrong ends below 0, always right above
+    for stratum in measured.by_stratum:
+        expected = {(qid, ver): n for (s, qid, ver), n in given.items() if s == stratum.stratum}
+        assert {(i.question_id, i.version): i.quizzes for i in stratum.items} == expected
+        for item in stratum.items:
+            assert item.rate == pytest.approx(item.quizzes / stratum.quizzes)
+        assert stratum.max_exp == max(i.rate for i in stratum.items)
+        assert [i.quizzes for i in stratum.items] == sorted((i.quizzes for i in stratum.items),
+                                                            reverse=True)  # fmt: skip
+
+    five = conditional_exposure(session_factory, TENANT, EXAM, strata=[-1, -0.5, 0, 0.5])
+    assert five.strata_source == "given"
+    assert len(five.by_stratum) == 5
+    assert sum(s.quizzes for s in five.by_stratum) == 8
+    assert five.by_stratum[0].theta_from == -np.inf
+    assert five.by_stratum[4].theta_to == np.inf
+    later = conditional_exposure(session_factory, TENANT, EXAM, days=7,
+                                 now=datetime.now(UTC) + timedelta(days=8))  # fmt: skip
+    assert later.quizzes == 0
+    assert later.conditional_max_exp == [0.0, 0.0]
+    assert conditional_exposure(session_factory, "other", EXAM).quizzes == 0  # tenant scoped
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"strata": [1, 0]}, "increase"), ({"strata": []}, "at least one"),
+     ({"strata": ["x"]}, "numbers"), ({"days": 0}, "days"), ({"top": 0}, "top")],
+)  # fmt: skip
+def test_conditional_exposure_refuses_bad_input(session_factory, kwargs, message):
+    with pytest.raises(InvalidInputError, match=message):
+        conditional_exposure(session_factory, TENANT, EXAM, **kwargs)
+
+
+def test_without_conditional_k_the_default_strata_apply(session_factory, exam):
+    measured = conditional_exposure(session_factory, TENANT, EXAM)
+    assert measured.strata_source == "default"
+    assert measured.strata == list(DEFAULT_STRATA)

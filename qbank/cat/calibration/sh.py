@@ -77,6 +77,10 @@ class CalibrationResult:
     initial_exposure_rates: np.ndarray  # (n_items,) under k_before (iteration 1)
     final_exposure_rates: np.ndarray  # (n_items,) under k_after
     stop_reason: str = ""  # why the loop ended: "converged: …" or "iters: …"
+    # (n_strata, n_items) exposure by true-θ stratum (params.strata_edges), under k_before
+    # (iteration 1) and under k_after as delivery uses it (by θ̂ stratum if conditional).
+    initial_exposure_by_stratum: np.ndarray | None = None
+    final_exposure_by_stratum: np.ndarray | None = None
 
 
 def _draw_true_theta(key: jax.Array, dist: ThetaDist, n: int) -> jax.Array:
@@ -272,11 +276,13 @@ def calibrate_sh(
     k_current = jnp.asarray(k_before)
     history: list[dict[str, Any]] = []
     initial_rates = np.zeros(n_items, np.float32)
+    initial_by_stratum: np.ndarray | None = None
     stop_reason = f"iters: ran all {params.iters} iterations"
     for iteration in range(params.iters):
         outcome = run_simulation(simulation, params, iteration, items, k_current, tau)
         if iteration == 0:
             initial_rates = outcome.exposure_rates
+            initial_by_stratum = outcome.exposure_rates_by_stratum
         k_current = outcome.k_next
         history.append({"iter": iteration + 1, **outcome.scalars})
         if on_iteration is not None:
@@ -317,6 +323,8 @@ def calibrate_sh(
         initial_exposure_rates=initial_rates,
         final_exposure_rates=final.exposure_rates,
         stop_reason=stop_reason,
+        initial_exposure_by_stratum=initial_by_stratum,
+        final_exposure_by_stratum=final.exposure_rates_by_stratum,
     )
 
 

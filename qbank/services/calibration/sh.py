@@ -24,7 +24,7 @@ from qbank.services.calibration.runs import (
     enqueue_run,
 )
 from qbank.services.delivery.item_pool import ItemPool, load_exam_pool
-from qbank.services.exposure.sh_p import ExposureRow, write_exposure_rows
+from qbank.services.exposure.sh_p import ExposureControl, write_exposure_control
 from qbank.store.models import ItemExposureControl, Question
 
 __all__ = [
@@ -188,6 +188,10 @@ def _diff_rows(report: CalibrationReport) -> list[dict[str, Any]]:
     return rows
 
 
+def _rounded_rows(table: np.ndarray | None) -> list[list[float]] | None:
+    return None if table is None else np.round(np.asarray(table, np.float64), 4).tolist()
+
+
 def _result(report: CalibrationReport) -> dict[str, Any]:
     result = report.result
     diff = _diff_rows(report)
@@ -202,6 +206,9 @@ def _result(report: CalibrationReport) -> dict[str, Any]:
         "diff": diff,
         "exposure_rates_before": [round(float(x), 6) for x in result.initial_exposure_rates],
         "exposure_rates_after": [round(float(x), 6) for x in result.final_exposure_rates],
+        # (n_strata, n_items) by true-θ stratum of ``strata``: what the stratum heatmap shows.
+        "exposure_by_stratum_before": _rounded_rows(result.initial_exposure_by_stratum),
+        "exposure_by_stratum_after": _rounded_rows(result.final_exposure_by_stratum),
         "timing": {"compile_s": report.compile_s, "run_s": report.run_s,
                    "simulee_steps_per_s": report.simulee_steps_per_s},
     }  # fmt: skip
@@ -217,7 +224,7 @@ def _execute_sh(sessions: sessionmaker[Session], context: RunContext) -> dict[st
     return _result(calibrate_pool(pool, params, on_iteration=progress))
 
 
-def _exposure_rows(result: dict[str, Any], side: str) -> list[ExposureRow]:
+def _exposure_rows(result: dict[str, Any], side: str) -> list[ExposureControl]:
     """The stored state a run's diff gives for ``side``: ``after`` applies, ``before`` restores.
 
     Applied values carry the rule that produced them and, for a conditional run, the cut points
@@ -235,7 +242,7 @@ def _exposure_rows(result: dict[str, Any], side: str) -> list[ExposureRow]:
         else:
             rule, strata = row.get("rule_before"), row.get("strata_before")
             by_stratum = row.get("by_stratum_before") if strata is not None else None
-        rows.append(ExposureRow(
+        rows.append(ExposureControl(
             qid, ver, float(row[side]), rule,
             None if strata is None else tuple(float(x) for x in strata),
             None if by_stratum is None else tuple(float(x) for x in by_stratum),
@@ -248,7 +255,7 @@ def _write_sh(
 ) -> int:
     rows = _exposure_rows(result, side)
     _check_owned(session, tenant_id, sorted({row.question_id for row in rows}))
-    write_exposure_rows(session, rows, changed_by)
+    write_exposure_control(session, rows, changed_by)
     return len(rows)
 
 

@@ -22,11 +22,11 @@ from qbank.store.models import (
 
 __all__ = [
     "RECENT_DAYS",
+    "ExposureControl",
     "ExposureItem",
-    "ExposureRow",
     "list_exposure_items",
     "set_sh_p",
-    "write_exposure_rows",
+    "write_exposure_control",
     "write_sh_p",
 ]
 
@@ -104,7 +104,7 @@ def _check_sh_p(sh_p: float) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class ExposureRow:
+class ExposureControl:
     """The exposure control of one item version, as stored.
 
     ``strata`` (increasing θ cut points) and ``sh_p_by_stratum`` (one k per stratum they make)
@@ -136,8 +136,8 @@ class ExposureRow:
                 _check_sh_p(value)
 
 
-def write_exposure_rows(
-    session: Session, rows: Sequence[ExposureRow], changed_by: str | None = None
+def write_exposure_control(
+    session: Session, rows: Sequence[ExposureControl], changed_by: str | None = None
 ) -> None:
     """Upsert the rows' exposure control inside the caller's transaction.
 
@@ -173,14 +173,12 @@ def write_sh_p(
     changed_by: str | None = None,
     update_rule: str | None = None,
 ) -> None:
-    """Upsert one sh_p for every θ for (question_id, version, sh_p) rows (``write_exposure_rows``).
+    """Upsert one sh_p for every θ from (question_id, version, sh_p) rows.
 
     An item that had one k per θ stratum gets this one k for every θ.
     """
-    write_exposure_rows(
-        session, [ExposureRow(qid, ver, float(value), update_rule) for qid, ver, value in values],
-        changed_by,
-    )  # fmt: skip
+    rows = [ExposureControl(qid, ver, float(value), update_rule) for qid, ver, value in values]
+    write_exposure_control(session, rows, changed_by)
 
 
 def set_sh_p(
