@@ -14,7 +14,7 @@ import numpy as np
 from qbank.cat import synthetic_pool
 from qbank.errors import InvalidInputError
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, MAX_A, MAX_ABS_B, ItemParams
-from qbank.services.delivery.item_pool import ItemPool
+from qbank.services.delivery.item_pool import ItemPool, StoredValues
 
 __all__ = [
     "POOL_COLUMNS",
@@ -97,8 +97,9 @@ def _parse_rows(reader: csv.DictReader[str]) -> list[_Row]:
 
 def _pool_from_rows(rows: list[_Row]) -> ItemPool:
     qids, versions, topics, a, b, c, k = (list(column) for column in zip(*rows, strict=True))
-    items = ItemParams(*(jnp.asarray(values, jnp.float32) for values in (a, b, c)))
-    return ItemPool(qids, versions, topics, items, np.asarray(k, np.float32))
+    stored = StoredValues(*(np.asarray(values, np.float64) for values in (a, b, c, k)))
+    items = ItemParams(*(jnp.asarray(values, jnp.float32) for values in stored[:3]))
+    return ItemPool(qids, versions, topics, items, stored.k.astype(np.float32), stored=stored)
 
 
 def read_pool_csv(path: str | Path) -> ItemPool:

@@ -8,13 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.cat import CalibrationParams, CalibrationResult, IterationProgress, calibrate_sh
 from qbank.cat.calibration.sh import compile_simulation
-from qbank.errors import ConflictError, InvalidInputError, NotFoundError
+from qbank.errors import ConflictError, InvalidInputError
+from qbank.figures import round_figure, round_figures
 from qbank.jobs.queue import JobQueue
+from qbank.services.authoring.exams import exam_not_found
 from qbank.services.calibration.runs import (
     ChangedItem,
     RunContext,
@@ -55,8 +58,11 @@ class CalibrationReport:
     def k_rows(self) -> list[dict[str, Any]]:
         """One row per item: qid, ver, before, after (lists by θ stratum when conditional)."""
         # (n_items,) gives a float per item, (n_strata, n_items) a list per item in stratum order.
-        before: list[Any] = self.result.k_before.T.tolist()
-        after: list[Any] = self.result.k_after.T.tolist()
+        if np.ndim(self.result.k_before) == 1:  # stored k back exactly, computed k rounded
+            before, after = (list(side) for side in zip(*_k_pairs(self), strict=True))
+        else:
+            before = self.result.k_before.T.tolist()
+            after = round_figures(self.result.k_after.T.tolist())
         return [
             {"qid": qid, "ver": ver, "before": item_before, "after": item_after}
             for qid, ver, item_before, item_after in zip(
@@ -70,14 +76,16 @@ class CalibrationReport:
             "update_rule": self.params.update_rule,
             "conditional": self.params.conditional,
             "strata": list(self.params.strata_edges),
-            "history": self.result.history,
-            "metrics": self.result.metrics,
+            "history": round_figures(self.result.history),
+            "metrics": round_figures(self.result.metrics),
             "stop_reason": self.result.stop_reason,
-            "timing": {
-                "compile_s": self.compile_s,
-                "run_s": self.run_s,
-                "simulee_steps_per_s": self.simulee_steps_per_s,
-            },
+            "timing": round_figures(
+                {
+                    "compile_s": self.compile_s,
+                    "run_s": self.run_s,
+                    "simulee_steps_per_s": self.simulee_steps_per_s,
+                }
+            ),
             "k": self.k_rows(),
         }
 
@@ -138,7 +146,7 @@ def create_run(
         )
     pool = load_exam_pool(sessions, tenant_id, exam_code)
     if pool.n_items == 0:
-        raise NotFoundError(f"exam {exam_code!r} has no live published items")
+        raise exam_not_found(exam_code)
     if params.test_len > pool.n_items:
         raise InvalidInputError(
             f"test_len ({params.test_len}) exceeds the exam's pool size ({pool.n_items})"
@@ -150,26 +158,42 @@ def create_run(
     )  # fmt: skip
 
 
+def _k_pairs(report: CalibrationReport) -> list[tuple[float, float]]:
+    """Each item's k before (as stored) and after (computed: 6 significant digits).
+
+    An item the calibration left alone keeps its stored value exactly, so it shows no delta.
+    """
+    stored = report.pool.stored
+    result = report.result
+    before_32 = np.asarray(result.k_before, np.float32)
+    after_32 = np.asarray(result.k_after, np.float32)
+    before = stored.k if stored is not None else before_32.astype(np.float64)
+    return [
+        (float(b), float(b) if a32 == b32 else round_figure(float(a32)))
+        for b, b32, a32 in zip(before, before_32, after_32, strict=True)
+    ]
+
+
 def _result(report: Any) -> dict[str, Any]:
     result = report.result
     pool = report.pool
     diff = [
-        {"qid": int(qid), "ver": ver, "before": round(float(before), 6),
-         "after": round(float(after), 6), "delta": round(float(after) - float(before), 6)}
-        for qid, ver, before, after in zip(pool.qids, pool.versions, result.k_before,
-                                           result.k_after, strict=True)
+        {"qid": int(qid), "ver": ver, "question_id": int(qid), "version": ver,
+         "before": before, "after": after, "delta": round_figure(after - before)}
+        for qid, ver, (before, after) in zip(pool.qids, pool.versions, _k_pairs(report),
+                                             strict=True)
     ]  # fmt: skip
     return {
-        "updated": sum(1 for row in diff if row["delta"] != 0),
+        "updated": sum(1 for row in diff if row["after"] != row["before"]),
         "update_rule": report.params.update_rule,
         "stop_reason": result.stop_reason,
-        "history": result.history,
-        "metrics": result.metrics,
+        "history": round_figures(result.history),
+        "metrics": round_figures(result.metrics),
         "diff": diff,
-        "exposure_rates_before": [round(float(x), 6) for x in result.initial_exposure_rates],
-        "exposure_rates_after": [round(float(x), 6) for x in result.final_exposure_rates],
-        "timing": {"compile_s": report.compile_s, "run_s": report.run_s,
-                   "simulee_steps_per_s": report.simulee_steps_per_s},
+        "exposure_rates_before": round_figures([float(x) for x in result.initial_exposure_rates]),
+        "exposure_rates_after": round_figures([float(x) for x in result.final_exposure_rates]),
+        "timing": round_figures({"compile_s": report.compile_s, "run_s": report.run_s,
+                                 "simulee_steps_per_s": report.simulee_steps_per_s}),
     }  # fmt: skip
 
 
@@ -177,7 +201,7 @@ def _execute_sh(sessions: sessionmaker[Session], context: RunContext) -> dict[st
     params = params_from_json(context.params)
 
     def progress(step: IterationProgress) -> None:
-        context.report(step.current_iter, step.total_iters, step.row)
+        context.report(step.current_iter, step.total_iters, round_figures(step.row))
 
     pool = load_exam_pool(sessions, context.tenant_id, context.exam_code)
     return _result(calibrate_pool(pool, params, on_iteration=progress))

@@ -7,7 +7,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
@@ -29,10 +29,20 @@ __all__ = [
     "POOL_STAMP_TTL_S",
     "DeliveryPool",
     "ItemPool",
+    "StoredValues",
     "cached_delivery_pool",
     "forget_pool_stamps",
     "load_exam_pool",
 ]
+
+
+class StoredValues(NamedTuple):
+    """The pool's a, b, c and k exactly as stored (float64), for what goes back to users."""
+
+    a: np.ndarray  # (n_items,) float64
+    b: np.ndarray  # (n_items,) float64
+    c: np.ndarray  # (n_items,) float64
+    k: np.ndarray  # (n_items,) float64
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +57,9 @@ class ItemPool:
     # (n_items,) bool: k came from Sympson & Hetter's (1985) rule, so delivery sets the item
     # aside for the rest of a quiz when it loses its lottery; None means none does.
     sets_aside: np.ndarray | None = None
+    # The same a, b, c, k in float64, as stored or entered: ``items`` and ``k`` are their
+    # float32 copies for the core. None: only the float32 values are known.
+    stored: StoredValues | None = None
 
     @property
     def n_items(self) -> int:
@@ -96,16 +109,18 @@ def load_exam_pool(
     with sessions() as session:
         rows = session.execute(query).all()
 
-    def column(index: int, default: float) -> jnp.ndarray:
-        return jnp.asarray([default if row[index] is None else row[index] for row in rows],
-                           jnp.float32)  # fmt: skip
+    def column(index: int, default: float) -> np.ndarray:
+        return np.asarray([default if row[index] is None else row[index] for row in rows],
+                          np.float64)  # fmt: skip
 
-    items = ItemParams(column(3, DEFAULT_A), column(4, DEFAULT_B), column(5, DEFAULT_C))
-    k = np.asarray([1.0 if row[6] is None else row[6] for row in rows], np.float32)
+    # Stored as float64; the core gets float32 copies (the only conversion, at its boundary).
+    stored = StoredValues(column(3, DEFAULT_A), column(4, DEFAULT_B), column(5, DEFAULT_C),
+                          column(6, 1.0))  # fmt: skip
+    items = ItemParams(*(jnp.asarray(values, jnp.float32) for values in stored[:3]))
     sets_aside = np.asarray([row[7] == "sympson-hetter" for row in rows], bool)
     return ItemPool(
         [str(row[0]) for row in rows], [int(row[1]) for row in rows],
-        [str(row[2]) for row in rows], items, k, sets_aside,
+        [str(row[2]) for row in rows], items, stored.k.astype(np.float32), sets_aside, stored,
     )  # fmt: skip
 
 
@@ -134,9 +149,12 @@ class DeliveryPool:
         """Index and prepare a loaded pool."""
         keys = [(int(qid), version) for qid, version in zip(pool.qids, pool.versions, strict=True)]
         a, b, c = (np.asarray(values, np.float32) for values in pool.items)
+        prepared = prepare_items(a, b, c, pool.k)
+        if pool.stored is not None:  # served rows record the values as stored, not float32's
+            a, b, c = pool.stored.a, pool.stored.b, pool.stored.c
         return cls(pool, keys, {key: i for i, key in enumerate(keys)},
                    {qid: i for i, (qid, _version) in enumerate(keys)}, a, b, c,
-                   prepare_items(a, b, c, pool.k))  # fmt: skip
+                   prepared)  # fmt: skip
 
 
 _pool_cache: OrderedDict[tuple[Any, ...], DeliveryPool] = OrderedDict()

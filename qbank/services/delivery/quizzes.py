@@ -25,6 +25,7 @@ from qbank.cat.delivery import choose_prepared, choose_prepared_with_walk
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C
 from qbank.services.access.flags import selector_for_user
+from qbank.services.authoring.exams import require_exam
 from qbank.services.authoring.questions import DEFAULT_EXAM_CODE, DIFFICULTY_LABELS
 from qbank.services.delivery.exposure_caps import (
     capped_today,
@@ -147,9 +148,11 @@ def create_quiz(
     With ``limits``, a student at their limit of active quizzes or quizzes per day is refused.
 
     Raises:
+        NotFoundError: the exam has no live items at all (``require_exam``).
         InvalidInputError: no live item matches the filters.
         RateLimitedError: a per-student limit is reached.
     """
+    require_exam(sessions, tenant_id, filters.exam_code)
     pool = cached_delivery_pool(
         sessions, tenant_id, filters.exam_code, topics=filters.topics,
         difficulties=filters.difficulty,
@@ -223,6 +226,8 @@ def _choose_adaptive(
             secrets.randbits(32), delivery.prepared, available, cursor.theta, cursor.selector
         )
     qid, ver = delivery.keys[index]
+    stored = delivery.pool.stored
+    k = delivery.pool.k if stored is None else stored.k  # as stored: float64
     choice: dict[str, Any] = {
         "question_id": qid,
         "version": ver,
@@ -230,7 +235,7 @@ def _choose_adaptive(
         "a": float(delivery.a[index]),
         "b": float(delivery.b[index]),
         "c": float(delivery.c[index]),
-        "k": float(delivery.pool.k[index]),
+        "k": float(k[index]),
     }
     if lost is not None:  # quiz_items.set_aside: what this step's lottery took out of the quiz
         choice["set_aside"] = lost
