@@ -207,8 +207,12 @@ def test_admin_exposure_and_calibration_runs(client, app_settings):
     runs_page = listed.json()
     assert (runs_page["total"], runs_page["page"], runs_page["page_size"]) == (1, 1, 10)
     row = runs_page["items"][0]
-    assert (row["run_id"], row["id"], row["kind"], row["params"]["iters"]) == (run_id, run_id,
-                                                                                "sh", 2)  # fmt: skip
+    assert (row["run_id"], row["id"], row["kind"], row["params"]["iters"]) == (
+        run_id,
+        run_id,
+        "sh",
+        2,
+    )
     detail = client.get(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}", headers=admin).json()
     assert {"params", "history", "result", "error", "created_at"} <= set(detail)
     csv_text = client.get(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}/diff.csv",

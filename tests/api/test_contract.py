@@ -39,13 +39,19 @@ def test_entered_parameters_come_back_exactly_and_figures_have_six_digits(client
     assert detail["versions"][0]["sh_p"] == 0.8000001
 
     student = token(client, "student")
-    quiz = client.post("/v1/quizzes", headers=student,
-                       json={"filters": {"exam_code": "EX", "num_questions": 2}}).json()  # fmt: skip
+    quiz = client.post(
+        "/v1/quizzes", headers=student, json={"filters": {"exam_code": "EX", "num_questions": 2}}
+    ).json()
     served = client.get(f"/v1/quizzes/{quiz['quiz_id']}/next", headers=student).json()
-    answer = client.post(f"/v1/quizzes/{quiz['quiz_id']}/answers", headers=student,
-                         json={"question_id": served["question_id"], "selected": "A"}).json()  # fmt: skip
+    answer = client.post(
+        f"/v1/quizzes/{quiz['quiz_id']}/answers",
+        headers=student,
+        json={"question_id": served["question_id"], "selected": "A"},
+    ).json()
     assert answer["difficulty"]["b"] == -0.323  # as entered: stored and served in float64
-    assert 0 < answer["se"] < 1 and is_six_digit(answer["se"]) and is_six_digit(answer["theta"])
+    assert 0 < answer["se"] < 1
+    assert is_six_digit(answer["se"])
+    assert is_six_digit(answer["theta"])
     summary = client.get(f"/v1/quizzes/{quiz['quiz_id']}", headers=student).json()
     assert (summary["theta"], summary["se"]) == (answer["theta"], answer["se"])
     assert summary["items"][0]["difficulty"]["b"] == -0.323
@@ -65,7 +71,8 @@ def test_a_calibration_reports_stored_k_exactly_and_computed_figures_rounded(cli
     figures = [run["avg_exp"], run["max_over"], *run["result"]["exposure_rates_after"],
                *(value for row in run["history"] for value in row.values()
                  if isinstance(value, float))]  # fmt: skip
-    assert figures and all(is_six_digit(value) for value in figures)
+    assert figures
+    assert all(is_six_digit(value) for value in figures)
 
 
 def wait_for_run(client, headers, run_id, app_settings):
@@ -123,8 +130,11 @@ def test_the_quiz_lifecycle_as_documented(client, mode):
         served = client.get(f"{base}/next", headers=student).json()
         assert served["position"] == position
         assert [set(o) for o in served["payload"]["options"]] == [{"label", "text_md"}] * 4
-        answer = client.post(f"{base}/answers", headers=student,
-                             json={"question_id": served["question_id"], "selected": "B"})  # fmt: skip
+        answer = client.post(
+            f"{base}/answers",
+            headers=student,
+            json={"question_id": served["question_id"], "selected": "B"},
+        )
         body = answer.json()
         assert (body["position"], body["version"], body["finished"]) == (position, 1, position == 2)
         revealed = mode == "tutor" or body["finished"]
@@ -136,8 +146,8 @@ def test_the_quiz_lifecycle_as_documented(client, mode):
     assert "finished" in over.json()["detail"]
     summary = client.get(base, headers=student).json()
     assert (summary["status"], summary["answered"], summary["score"]) == ("finished", 2, 0)
-    assert summary["per_topic"] and all(set(t) == {"total", "correct"}
-                                        for t in summary["per_topic"].values())  # fmt: skip
+    assert summary["per_topic"]
+    assert all(set(t) == {"total", "correct"} for t in summary["per_topic"].values())
     assert client.post(f"{base}/finish", headers=student).json() == summary
 
 
