@@ -2,7 +2,9 @@
 
 Swagger UI and ReDoc load their JavaScript, CSS and favicon from ``/schema/assets/`` (the
 files in ``api/static/openapi``, see its README for versions and licenses). ReDoc's Google
-fonts are off: it falls back to the browser's fonts. RapiDoc and Stoplight Elements, which
+fonts are off: it falls back to the browser's fonts. The one request either page makes
+elsewhere is ReDoc's small "API docs by Redocly" badge image, which hides itself when it
+cannot load. RapiDoc and Stoplight Elements, which
 Litestar also offers, exist only on CDNs, so they are not served.
 """
 
