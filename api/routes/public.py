@@ -53,8 +53,9 @@ def health(runtime: NamedDependency[Runtime]) -> HealthOut:
         if runtime.settings.redis_url
         else "not configured"
     )
-    status = "ok" if database == "ok" and redis != "error" else "degraded"
-    return HealthOut(status, database, redis, "redis" if runtime.settings.redis_url else "embedded")
+    healthy = database == "ok" and redis != "error"
+    return HealthOut("ok" if healthy else "degraded", database, redis,
+                     "redis" if runtime.settings.redis_url else "embedded")  # fmt: skip
 
 
 LOGIN_RESPONSES = {

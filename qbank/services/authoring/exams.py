@@ -48,7 +48,7 @@ class ExamPage:
     page_size: int
 
 
-def _live_publications(tenant_id: str) -> Select[tuple[str]]:
+def _live_publications(tenant_id: str) -> Select[str]:
     """Publications of live, not deleted, published versions of the tenant."""
     return (
         select(QuestionPublication.exam_code)
