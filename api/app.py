@@ -6,8 +6,8 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
-from litestar.openapi import OpenAPIConfig
 
+from api.docs import docs_assets_router, openapi_config
 from api.errors import (
     domain_error_response,
     http_error_response,
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *authoring.ROUTES,
             *quizzes.ROUTES,
             *admin.ROUTES,
+            docs_assets_router(),
         ],
         before_request=strict_json_body,  # wrong JSON types are a 400, not coerced
         dependencies={"runtime": Provide(_provide_runtime, sync_to_thread=False)},
@@ -69,6 +70,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"runtime": runtime}),
         on_startup=[start],
         on_shutdown=[close],
-        openapi_config=OpenAPIConfig(title="QBank API", version=__version__),
+        openapi_config=openapi_config("QBank API", __version__),
         signature_namespace={"Runtime": Runtime},
     )

@@ -32,6 +32,7 @@ __all__ = [
     "ERROR_RESPONSES",
     "ErrorBody",
     "domain_error_response",
+    "error_responses",
     "http_error_response",
     "undecodable_body_response",
     "unexpected_error_response",
@@ -49,10 +50,10 @@ _STATUS: dict[type[QBankError], int] = {
 class ErrorBody(msgspec.Struct):
     """What went wrong: the error's kind, a sentence for people, field details if any."""
 
-    error: str
-    detail: str
-    extra: Any = None
-    request_id: str | None = None
+    error: str  # the error's kind, e.g. ValidationError, NotFoundError, ConflictError
+    detail: str  # a sentence for people
+    extra: Any  # machine-readable details (field errors, the changes behind a 409), or null
+    request_id: str  # the caller's X-Request-ID, or a new id; also in the response header
 
 
 def request_id(request: Request[Any, Any, Any]) -> str:
@@ -113,7 +114,7 @@ def unexpected_error_response(
 
 
 def _spec(description: str) -> ResponseSpec:
-    return ResponseSpec(data_container=ErrorBody, description=description)
+    return ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
 
 
 ERROR_RESPONSES: dict[int, ResponseSpec] = {
@@ -126,3 +127,11 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
     429: _spec("A per-student limit is reached; Retry-After says when to try again"),
     503: _spec("A backing service (Redis) is unreachable"),
 }
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """The error responses a route can produce, for its OpenAPI entry (and nothing more)."""
+    unknown = set(statuses) - set(ERROR_RESPONSES)
+    if unknown:
+        raise ValueError(f"no documented error response for {sorted(unknown)}")
+    return {status: ERROR_RESPONSES[status] for status in sorted(statuses)}

@@ -48,6 +48,8 @@ def test_import_calibrate_exam_and_runs(tmp_path):
     listed = json.loads(qbank(tmp_path, "runs", "list", "--json").stdout)
     assert listed["total"] == 1
     assert listed["runs"][0]["id"] == run["id"]
+    assert listed["items"] == listed["runs"]  # the API's list shape, the old key kept
+    assert listed["items"][0]["kind"] == "sh"
     csv_text = qbank(tmp_path, "runs", "show", run["id"], "--diff-csv").stdout
     assert csv_text.splitlines()[0] == "qid,ver,sh_p_before,sh_p_after,delta"
     assert len(csv_text.splitlines()) == 21

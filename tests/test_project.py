@@ -57,3 +57,18 @@ def test_numeric_core_imports_no_storage_or_web():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_readme_says_how_later_commands_find_qbank():
+    readme = (ROOT / "README.md").read_text()
+    after_quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert ". .venv/bin/activate" in after_quick_start  # the install does not activate the venv
+    assert "`.venv/bin/qbank …`" in after_quick_start
+
+
+def test_the_readme_documents_the_api_contract():
+    api = (ROOT / "README.md").read_text().split("\n## HTTP API\n", 1)[1].split("\n## ", 1)[0]
+    for words in ("GET /v1/quizzes/{id}", "GET /v1/exams", "{total, page, page_size, items}",
+                  "rows_written", "values_changed", "deprecated", "6 significant digits",
+                  "/schema/swagger", "/schema/redoc", "GET …/next` answers `404"):  # fmt: skip
+        assert words in api, words

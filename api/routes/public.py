@@ -18,7 +18,8 @@ from litestar.params import JSONBody
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.errors import ERROR_RESPONSES, ErrorBody
+from api.errors import ErrorBody, error_responses
+from api.responses import HealthOut
 from api.runtime import Runtime
 from api.schemas import LoginIn, LoginOut, MockLoginIn
 from qbank.errors import PermissionDeniedError
@@ -38,8 +39,8 @@ def _login_threads() -> anyio.CapacityLimiter:
     return _login_limiter
 
 
-@get("/health", sync_to_thread=True, responses=ERROR_RESPONSES, tags=["health"])
-def health(runtime: NamedDependency[Runtime]) -> dict[str, Any]:
+@get("/health", sync_to_thread=True, tags=["health"])
+def health(runtime: NamedDependency[Runtime]) -> HealthOut:
     """Whether the database and Redis answer."""
     try:
         with runtime.engine.connect() as connection:
@@ -52,19 +53,17 @@ def health(runtime: NamedDependency[Runtime]) -> dict[str, Any]:
         if runtime.settings.redis_url
         else "not configured"
     )
-    status = "ok" if database == "ok" and redis != "error" else "degraded"
-    return {
-        "status": status,
-        "database": database,
-        "redis": redis,
-        "runtime": "redis" if runtime.settings.redis_url else "embedded",
-    }
+    healthy = database == "ok" and redis != "error"
+    return HealthOut("ok" if healthy else "degraded", database, redis,
+                     "redis" if runtime.settings.redis_url else "embedded")  # fmt: skip
 
 
 LOGIN_RESPONSES = {
-    **ERROR_RESPONSES,
+    **error_responses(400, 401, 503),
     429: ResponseSpec(
-        data_container=ErrorBody, description="Too many failed logins: wait Retry-After seconds"
+        data_container=ErrorBody,
+        description="Too many failed logins: wait Retry-After seconds",
+        generate_examples=False,
     ),
 }
 
@@ -97,7 +96,7 @@ async def login(
 @post(
     "/v1/auth/mock-login",
     sync_to_thread=True,
-    responses=ERROR_RESPONSES,
+    responses=error_responses(400),
     tags=["auth"],
     status_code=200,
 )

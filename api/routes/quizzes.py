@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 
-from api.errors import ERROR_RESPONSES
+from api.errors import error_responses
+from api.responses import AnswerOut, QuizCreatedOut, QuizSummaryOut, ServedItemOut
 from api.runtime import Runtime
 from api.schemas import NO_NUL, AnswerIn, QuizIn
 from api.security import current_principal, requires
@@ -30,13 +31,16 @@ def _owner(principal: Principal) -> str | None:
     return None if principal.has_any("admin") else principal.user_id
 
 
-@post(
-    "/v1/quizzes", guards=[TAKERS], sync_to_thread=True, responses=ERROR_RESPONSES, tags=["quizzes"]
-)
+@post("/v1/quizzes", guards=[TAKERS], sync_to_thread=True,
+      responses=error_responses(400, 401, 403, 404, 429), tags=["quizzes"])  # fmt: skip
 def create_quiz(
     request: Request[Any, Any, Any], data: JSONBody[QuizIn], runtime: NamedDependency[Runtime]
-) -> dict[str, Any]:
-    """Start a quiz; adaptive quizzes choose each item at the current θ̂."""
+) -> QuizCreatedOut:
+    """Start a quiz; adaptive quizzes choose each item at the current θ̂.
+
+    404 when the exam has nothing live; 400 when no live item matches the filters; 429 with
+    ``Retry-After`` at a per-student limit.
+    """
     principal = current_principal(request)
     if data.tenant_id is not None and data.tenant_id != principal.tenant_id:
         raise PermissionDeniedException("tenant_id does not match your token")
@@ -49,20 +53,25 @@ def create_quiz(
     created = quizzes.create_quiz(
         runtime.sessions, principal.tenant_id, principal.user_id, filters, data.adaptive, limits
     )
-    return dataclasses.asdict(created)
+    return msgspec.convert(created, QuizCreatedOut, from_attributes=True)
 
 
 @get(
     "/v1/quizzes/{quiz_id:str}/next",
     guards=[TAKERS],
     sync_to_thread=True,
-    responses=ERROR_RESPONSES,
+    responses=error_responses(400, 401, 403, 404, 409, 503),
     tags=["quizzes"],
 )
 def next_item(
     request: Request[Any, Any, Any], quiz_id: ID, runtime: NamedDependency[Runtime]
-) -> dict[str, Any]:
-    """The item to answer now (the same one until it is answered); never the answer."""
+) -> ServedItemOut:
+    """The item to answer now (the same one until it is answered); never the answer.
+
+    Once the quiz is over (all items answered, the SE target reached, no item left, finished
+    or expired) this answers 404 ``NotFoundError`` saying so; ``GET /v1/quizzes/{id}`` then
+    has the summary.
+    """
     principal = current_principal(request)
     served = quizzes.next_item(
         runtime.sessions,
@@ -72,14 +81,14 @@ def next_item(
         quiz_id,
         runtime.settings.max_daily_exposures,
     )
-    return dataclasses.asdict(served)
+    return msgspec.convert(served, ServedItemOut, from_attributes=True)
 
 
 @post(
     "/v1/quizzes/{quiz_id:str}/answers",
     guards=[TAKERS],
     sync_to_thread=True,
-    responses=ERROR_RESPONSES,
+    responses=error_responses(400, 401, 403, 404, 409, 422, 503),
     tags=["quizzes"],
     status_code=200,
 )
@@ -92,8 +101,12 @@ def answer(
         str | None,
         HeaderParameter(name="Idempotency-Key", max_length=128, min_length=1, pattern=NO_NUL),
     ] = None,
-) -> dict[str, Any]:
-    """Grade the answer to the served item; tutor mode explains, exam mode acknowledges."""
+) -> AnswerOut:
+    """Grade the answer to the served item; tutor mode explains, exam mode acknowledges.
+
+    Tutor mode returns the feedback and θ̂/SE after this answer; exam mode returns them only
+    in the answer that finishes the quiz.
+    """
     principal = current_principal(request)
     result = answers.answer_item(
         runtime.sessions,
@@ -106,48 +119,53 @@ def answer(
         data.time_taken_ms,
         idempotency_key,
     )
-    return {
-        "question_id": result.question_id,
-        "accepted": result.accepted,
-        "mode": result.mode,
-        "finished": result.finished,
-        **result.feedback,
-    }
+    return msgspec.convert(
+        {"question_id": result.question_id, "version": result.version,
+         "position": result.position, "accepted": result.accepted, "mode": result.mode,
+         "finished": result.finished, "theta": result.theta, "se": result.se,
+         **result.feedback},
+        AnswerOut,
+    )  # fmt: skip
 
 
 @get(
     "/v1/quizzes/{quiz_id:str}",
     guards=[TAKERS],
     sync_to_thread=True,
-    responses=ERROR_RESPONSES,
+    responses=error_responses(400, 401, 403, 404, 503),
     tags=["quizzes"],
 )
 def get_quiz(
     request: Request[Any, Any, Any], quiz_id: ID, runtime: NamedDependency[Runtime]
-) -> dict[str, Any]:
-    """Status, score, θ̂ and SE, per-topic results and items."""
+) -> QuizSummaryOut:
+    """The quiz summary, at any time: status, score, θ̂ and SE, per-topic results and items.
+
+    Exam mode hides score, θ̂, SE and right/wrong until the quiz is finished.
+    """
     principal = current_principal(request)
-    return answers.get_quiz(
+    summary = answers.get_quiz(
         runtime.sessions, runtime.state, principal.tenant_id, _owner(principal), quiz_id
     )
+    return msgspec.convert(summary, QuizSummaryOut)
 
 
 @post(
     "/v1/quizzes/{quiz_id:str}/finish",
     guards=[TAKERS],
     sync_to_thread=True,
-    responses=ERROR_RESPONSES,
+    responses=error_responses(400, 401, 403, 404, 409, 503),
     tags=["quizzes"],
     status_code=200,
 )
 def finish(
     request: Request[Any, Any, Any], quiz_id: ID, runtime: NamedDependency[Runtime]
-) -> dict[str, Any]:
-    """End the quiz now and return its summary (with rationales)."""
+) -> QuizSummaryOut:
+    """End the quiz now (unanswered items stay unanswered) and return its summary."""
     principal = current_principal(request)
-    return answers.finish_quiz(
+    summary = answers.finish_quiz(
         runtime.sessions, runtime.state, principal.tenant_id, _owner(principal), quiz_id
     )
+    return msgspec.convert(summary, QuizSummaryOut)
 
 
 ROUTES = [create_quiz, next_item, answer, get_quiz, finish]

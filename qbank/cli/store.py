@@ -157,17 +157,10 @@ def runs_list(
         page=page,
         page_size=page_size,
     )
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "total": total,
-                    "page": page,
-                    "page_size": page_size,
-                    "runs": [run.summary() for run in runs],
-                }
-            )
-        )
+    if as_json:  # the API's list shape; "runs" is the same list under its older name
+        rows = [run.summary() for run in runs]
+        listing = {"total": total, "page": page, "page_size": page_size, "items": rows}
+        click.echo(json.dumps({**listing, "runs": rows}))
         return
     if not runs:
         click.echo("no runs yet: start one with 'qbank calibrate-sh --exam CODE'")

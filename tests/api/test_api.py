@@ -170,9 +170,13 @@ def test_bad_quiz_requests_are_4xx_with_json(client, path, body):
 def test_admin_exposure_and_calibration_runs(client, app_settings):
     ids = publish_exam(client, n=12)
     admin = token(client, "admin")
-    items = client.get("/v1/admin/exposure/items?limit=5&exam_code=EX", headers=admin).json()
-    assert len(items) == 5
-    assert {"question_id", "version", "topic_id", "sh_p", "recent_attempts"} <= set(items[0])
+    listing = client.get("/v1/admin/exposure/items?page_size=5&exam_code=EX", headers=admin)
+    page = listing.json()
+    assert (page["total"], page["page"], page["page_size"], len(page["items"])) == (12, 1, 5, 5)
+    assert set(page["items"][0]) == {"question_id", "version", "topic", "question", "a", "b", "c",
+                                     "sh_p", "attempts_7d", "exposures_today"}  # fmt: skip
+    unknown = client.get("/v1/admin/exposure/items?exam_code=NOPE", headers=admin)
+    assert unknown.status_code == 404, unknown.text
     bad = client.post("/v1/admin/exposure/set", headers=admin,
                       json={"question_id": ids[0], "version": 1, "sh_p": 1.5})  # fmt: skip
     assert bad.status_code == 400
@@ -191,15 +195,24 @@ def test_admin_exposure_and_calibration_runs(client, app_settings):
     for _ in range(300):
         status = client.get(f"/v1/admin/exposure/calibrate_sh/status?job_id={job_id}",
                             headers=admin).json()  # fmt: skip
-        if status["state"] in ("done", "failed"):
+        if status["status"] in ("done", "failed"):
             break
         time.sleep(0.1)
-    assert status["state"] == "done", status
+    assert status["status"] == status["state"] == "done", status  # state: the deprecated alias
+    assert status["kind"] == "sh"
     assert (status["current_iter"], status["total_iters"]) == (2, 2)
     listed = client.get("/v1/admin/exposure/calibrate_sh/runs?exam_code=EX&page_size=10",
                         headers=admin)  # fmt: skip
     assert listed.headers["X-Total-Count"] == "1"
-    assert listed.json()[0]["id"] == run_id
+    runs_page = listed.json()
+    assert (runs_page["total"], runs_page["page"], runs_page["page_size"]) == (1, 1, 10)
+    row = runs_page["items"][0]
+    assert (row["run_id"], row["id"], row["kind"], row["params"]["iters"]) == (
+        run_id,
+        run_id,
+        "sh",
+        2,
+    )
     detail = client.get(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}", headers=admin).json()
     assert {"params", "history", "result", "error", "created_at"} <= set(detail)
     csv_text = client.get(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}/diff.csv",
@@ -208,7 +221,10 @@ def test_admin_exposure_and_calibration_runs(client, app_settings):
     assert rows[0] == ["qid", "ver", "sh_p_before", "sh_p_after", "delta"]
     assert len(rows) == 13
     applied = client.post(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}/apply", headers=admin)
-    assert applied.json()["applied"] == 12
+    changed = sum(1 for row in detail["result"]["diff"] if row["after"] != row["before"])
+    assert applied.json() == {"run_id": run_id, "rows_written": 12, "values_changed": changed,
+                              "applied": 12}  # fmt: skip
+    assert changed == detail["result"]["updated"]
     again = client.post(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}/apply", headers=admin)
     assert again.status_code == 409
     run_url = f"/v1/admin/exposure/calibrate_sh/runs/{run_id}"
@@ -223,7 +239,7 @@ def test_admin_exposure_and_calibration_runs(client, app_settings):
     assert refused.json()["error"] == "ChangedSinceError"
     assert refused.json()["extra"][0]["description"] == "a manual exposure/set"
     forced = client.post(f"{run_url}/rollback?force=true", headers=admin)
-    assert forced.json()["restored"] == 12
+    assert (forced.json()["rows_written"], forced.json()["restored"]) == (12, 12)
     assert "rollback forced" in client.get(run_url, headers=admin).json()["apply_note"]
     missing = client.get("/v1/admin/exposure/calibrate_sh/runs/not-a-run", headers=admin)
     assert missing.status_code == 404

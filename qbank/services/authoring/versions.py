@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from qbank.errors import ConflictError, InvalidInputError
 from qbank.services.access.auth import Principal
 from qbank.services.authoring.delete_rule import check_may_delete
+from qbank.services.authoring.exams import exam_exists
 from qbank.services.authoring.questions import (
     DEFAULT_EXAM_CODE,
     QuestionCreated,
@@ -58,8 +59,10 @@ def publish_version(
     question_id: int,
     version: int,
     exam_code: str = DEFAULT_EXAM_CODE,
-) -> None:
+) -> bool:
     """Make ``version`` the live version of the question in ``exam_code`` (one per exam).
+
+    Returns whether this publish created the exam (nothing was live in it before).
 
     Raises:
         ConflictError: the version is retired.
@@ -71,8 +74,10 @@ def publish_version(
         row = _version(session, question_id, version)
         if row.state == "retired":
             raise ConflictError(f"version {version} of question {question_id} is retired")
+        created = not exam_exists(session, tenant_id, exam_code)
         row.state = "published"
         _publish(session, tenant_id, question_id, version, exam_code)
+        return created
 
 
 def _unpublish(session: Session, question_id: int, version: int | None = None) -> None:

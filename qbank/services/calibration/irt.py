@@ -20,11 +20,13 @@ import numpy as np
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from qbank.errors import ConflictError, InvalidInputError, NotFoundError
+from qbank.errors import ConflictError, InvalidInputError
+from qbank.figures import round_figure, round_figures
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, MODELS, ItemParams, MmlSettings
 from qbank.irt import calibrate_mml as fit_mml
 from qbank.irt.mml import CycleProgress, MmlResult
 from qbank.jobs.queue import JobQueue
+from qbank.services.authoring.exams import exam_not_found
 from qbank.services.calibration.run_views import get_run
 from qbank.services.calibration.runs import (
     ChangedItem,
@@ -120,7 +122,7 @@ def _load_exam(sessions: sessionmaker[Session], tenant_id: str, exam_code: str) 
     with sessions() as session:
         items = _live_items(session, tenant_id, exam_code)
         if not items:
-            raise NotFoundError(f"exam {exam_code!r} has no live published items")
+            raise exam_not_found(exam_code)
         index = {item: column for column, item in enumerate(items)}
         qids = sorted({qid for qid, _ in items})
         stored = {(row.question_id, row.version): row for row in session.scalars(
@@ -168,7 +170,7 @@ def _start_values(data: _ExamData) -> ItemParams:
 
 def _number(value: Any) -> float | None:
     number = float(value)
-    return round(number, 6) if math.isfinite(number) else None
+    return round_figure(number) if math.isfinite(number) else None
 
 
 def _result(data: _ExamData, free: np.ndarray, fit: MmlResult, params: IrtParams,
@@ -204,8 +206,9 @@ def calibrate_exam(sessions: sessionmaker[Session], context: RunContext) -> dict
     history: list[dict[str, Any]] = []
 
     def report(cycle: CycleProgress) -> None:
-        row = {"iter": cycle.cycle, "loglik": cycle.loglik, "log_posterior": cycle.log_posterior,
-               "max_change": cycle.max_change, "max_gradient": cycle.max_gradient}  # fmt: skip
+        row = round_figures({"iter": cycle.cycle, "loglik": cycle.loglik,
+                             "log_posterior": cycle.log_posterior, "max_change": cycle.max_change,
+                             "max_gradient": cycle.max_gradient})  # fmt: skip
         history.append(row)
         context.report(cycle.cycle, cycle.max_cycles, row)
 

@@ -13,8 +13,9 @@ import numpy as np
 
 from qbank.cat import synthetic_pool
 from qbank.errors import InvalidInputError
+from qbank.figures import round_figure
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, MAX_A, MAX_ABS_B, ItemParams
-from qbank.services.delivery.item_pool import ItemPool
+from qbank.services.delivery.item_pool import ItemPool, StoredValues
 
 __all__ = [
     "POOL_COLUMNS",
@@ -97,8 +98,9 @@ def _parse_rows(reader: csv.DictReader[str]) -> list[_Row]:
 
 def _pool_from_rows(rows: list[_Row]) -> ItemPool:
     qids, versions, topics, a, b, c, k = (list(column) for column in zip(*rows, strict=True))
-    items = ItemParams(*(jnp.asarray(values, jnp.float32) for values in (a, b, c)))
-    return ItemPool(qids, versions, topics, items, np.asarray(k, np.float32))
+    stored = StoredValues(*(np.asarray(values, np.float64) for values in (a, b, c, k)))
+    items = ItemParams(*(jnp.asarray(values, jnp.float32) for values in stored[:3]))
+    return ItemPool(qids, versions, topics, items, stored.k.astype(np.float32), stored=stored)
 
 
 def read_pool_csv(path: str | Path) -> ItemPool:
@@ -154,14 +156,24 @@ def write_k_csv(path: str | Path, pool: ItemPool, k_after: np.ndarray) -> None:
     """Write the pool with its new k, readable again by ``read_pool_csv``.
 
     Columns qid,ver,topic,a,b,c,k (the new k) and k_before, so runs can be chained.
+    Values read from a file are written back as read; the new k has 6 significant digits
+    (``qbank.figures``), and an item whose k did not change keeps its value exactly.
     """
-    a, b, c = (np.asarray(values) for values in pool.items)
-    columns = zip(pool.qids, pool.versions, pool.topics, a, b, c, k_after, pool.k, strict=True)
+    stored = pool.stored
+    if stored is None:
+        a, b, c = (np.asarray(values, np.float64) for values in pool.items)
+        before = np.asarray(pool.k, np.float64)
+    else:
+        a, b, c, before = stored
+    unchanged = np.asarray(k_after, np.float32) == np.asarray(before, np.float32)
+    after = [float(old) if same else round_figure(float(new))
+             for old, new, same in zip(before, k_after, unchanged, strict=True)]  # fmt: skip
+    columns = zip(pool.qids, pool.versions, pool.topics, a, b, c, after, before, strict=True)
     try:
         with Path(path).open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow([*POOL_COLUMNS, "k_before"])
             for qid, ver, topic, *numbers in columns:
-                writer.writerow([qid, ver, topic, *(f"{value:.9g}" for value in numbers)])
+                writer.writerow([qid, ver, topic, *(repr(float(value)) for value in numbers)])
     except OSError as error:
         raise InvalidInputError(f"cannot write {path}: {error.strerror}") from None

@@ -35,6 +35,7 @@ __all__ = [
     "describe_change",
     "rollback_run",
     "run_effect",
+    "values_changed",
 ]
 
 
@@ -65,6 +66,28 @@ def changes_since(changed: list[ChangedItem]) -> list[dict[str, Any]]:
     counts = Counter(item.changed_by for item in changed)
     return [{"changed_by": who, "description": describe_change(who), "items": n}
             for who, n in counts.most_common()]  # fmt: skip
+
+
+_VALUE_KEYS = ("a", "b", "c", "se_a", "se_b", "se_c")
+
+
+def values_changed(result: dict[str, Any]) -> int:
+    """How many of a result's rows hold a different value after than before.
+
+    Applying or rolling back writes every row (``rows_written``); this counts the rows whose
+    value actually changes: k for an ``sh`` run's ``diff``, any of a, b, c and their SEs (or
+    the row's existence) for an ``irt`` run's ``items``.
+    """
+    changed = 0
+    for row in result.get("diff", []):
+        changed += int(float(row["before"]) != float(row["after"]))
+    for row in result.get("items", []):
+        before, after = row.get("before"), row.get("after")
+        if before is None or after is None:
+            changed += int(before is not after)
+        else:
+            changed += int(any(before.get(key) != after.get(key) for key in _VALUE_KEYS))
+    return changed
 
 
 def _compare(

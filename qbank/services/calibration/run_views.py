@@ -159,7 +159,8 @@ def run_status(
 ) -> dict[str, Any]:
     """Progress of a run, found by its job id or its run id.
 
-    Returns the state, iterations, last figures and, once done, the result.
+    Returns the status (``state`` too, a deprecated alias), iterations, last figures and,
+    once done, the result.
     """
     if (job_id is None) == (run_id is None):
         raise InvalidInputError("give exactly one of job_id and run_id")
@@ -174,7 +175,8 @@ def run_status(
         run_id = str(found)
     run = get_run(sessions, tenant_id, run_id)
     return {
-        "run_id": run.id, "job_id": run.job_id, "state": run.status,
+        "run_id": run.id, "job_id": run.job_id, "kind": run.kind, "status": run.status,
+        "state": run.status,  # deprecated alias of status
         "current_iter": run.current_iter, "total_iters": run.total_iters,
         "avg_exp": run.avg_exp, "max_over": run.max_over, "error": run.error,
         "result": run.result if run.status == "done" else None,

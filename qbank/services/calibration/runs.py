@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError, QBankError
+from qbank.figures import round_figure
 from qbank.jobs.queue import CALIBRATION_TASK, JobQueue
 from qbank.store.models import CalibrationRun
 
@@ -174,22 +175,47 @@ class RunDetail:
     superseded_by: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        """The fields of a run listing."""
-        keys = ("id", "exam_code", "status", "dry_run", "current_iter", "total_iters",
-                "created_at", "started_at", "finished_at")  # fmt: skip
-        return {key: getattr(self, key) for key in keys}
+        """The fields of a run listing: kind, status, progress, timestamps and parameters."""
+        keys = ("id", "kind", "exam_code", "status", "dry_run", "params", "current_iter",
+                "total_iters", "created_at", "started_at", "finished_at")  # fmt: skip
+        return {"run_id": self.id, **{key: getattr(self, key) for key in keys}}
 
     def as_dict(self) -> dict[str, Any]:
-        """All fields, JSON-ready."""
-        return dataclasses.asdict(self)
+        """All fields, JSON-ready (``run_id`` is ``id`` again, the name other routes use)."""
+        return {"run_id": self.id, **dataclasses.asdict(self)}
+
+
+def _with_item_names(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A result whose item rows (``qid``, ``ver``) also say ``question_id`` and ``version``.
+
+    Runs stored before the API spoke one vocabulary name items ``qid``/``ver`` only; those
+    keys stay (the diff CSV and older readers use them).
+    """
+    if result is None:
+        return None
+    named = dict(result)
+    for key in ("diff", "items", "skipped"):
+        rows = result.get(key)
+        if isinstance(rows, list):
+            named[key] = [
+                {"question_id": int(row["qid"]), "version": int(row["ver"]), **row}
+                if isinstance(row, dict) and "qid" in row and "ver" in row
+                else row
+                for row in rows
+            ]
+    return named
+
+
+def _figure(value: float | None) -> float | None:
+    return None if value is None else round_figure(value)
 
 
 def _detail(run: CalibrationRun) -> RunDetail:
     return RunDetail(
         id=str(run.id), kind=run.kind, exam_code=run.exam_code, status=run.status,
         dry_run=run.dry_run, params=dict(run.params), history=list(run.history),
-        result=run.result, error=run.error, current_iter=run.current_iter,
-        total_iters=run.total_iters, avg_exp=run.avg_exp, max_over=run.max_over,
+        result=_with_item_names(run.result), error=run.error, current_iter=run.current_iter,
+        total_iters=run.total_iters, avg_exp=_figure(run.avg_exp), max_over=_figure(run.max_over),
         job_id=run.job_id, created_at=_iso(run.created_at), started_at=_iso(run.started_at),
         finished_at=_iso(run.finished_at), heartbeat_at=_iso(run.heartbeat_at),
         applied_at=_iso(run.applied_at), rolled_back_at=_iso(run.rolled_back_at),

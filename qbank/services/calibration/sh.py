@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.cat import CalibrationParams, CalibrationResult, IterationProgress, calibrate_sh
 from qbank.cat.calibration.sh import compile_simulation
-from qbank.errors import ConflictError, InvalidInputError, NotFoundError
+from qbank.errors import ConflictError, InvalidInputError
+from qbank.figures import round_figure, round_figures
 from qbank.jobs.queue import JobQueue
+from qbank.services.authoring.exams import exam_not_found
 from qbank.services.calibration.runs import (
     ChangedItem,
     RunContext,
@@ -56,8 +58,11 @@ class CalibrationReport:
     def k_rows(self) -> list[dict[str, Any]]:
         """One row per item: qid, ver, before, after (lists by θ stratum when conditional)."""
         # (n_items,) gives a float per item, (n_strata, n_items) a list per item in stratum order.
-        before: list[Any] = self.result.k_before.T.tolist()
-        after: list[Any] = self.result.k_after.T.tolist()
+        if np.ndim(self.result.k_before) == 1:  # stored k back exactly, computed k rounded
+            before, after = (list(side) for side in zip(*_k_pairs(self), strict=True))
+        else:
+            before = self.result.k_before.T.tolist()
+            after = round_figures(self.result.k_after.T.tolist())
         return [
             {"qid": qid, "ver": ver, "before": item_before, "after": item_after}
             for qid, ver, item_before, item_after in zip(
@@ -71,14 +76,16 @@ class CalibrationReport:
             "update_rule": self.params.update_rule,
             "conditional": self.params.conditional,
             "strata": list(self.params.strata_edges),
-            "history": self.result.history,
-            "metrics": self.result.metrics,
+            "history": round_figures(self.result.history),
+            "metrics": round_figures(self.result.metrics),
             "stop_reason": self.result.stop_reason,
-            "timing": {
-                "compile_s": self.compile_s,
-                "run_s": self.run_s,
-                "simulee_steps_per_s": self.simulee_steps_per_s,
-            },
+            "timing": round_figures(
+                {
+                    "compile_s": self.compile_s,
+                    "run_s": self.run_s,
+                    "simulee_steps_per_s": self.simulee_steps_per_s,
+                }
+            ),
             "k": self.k_rows(),
         }
 
@@ -135,7 +142,7 @@ def create_run(
     """
     pool = load_exam_pool(sessions, tenant_id, exam_code)
     if pool.n_items == 0:
-        raise NotFoundError(f"exam {exam_code!r} has no live published items")
+        raise exam_not_found(exam_code)
     if params.test_len > pool.n_items:
         raise InvalidInputError(
             f"test_len ({params.test_len}) exceeds the exam's pool size ({pool.n_items})"
@@ -147,13 +154,29 @@ def create_run(
     )  # fmt: skip
 
 
+def _k_pairs(report: CalibrationReport) -> list[tuple[float, float]]:
+    """Each item's k before (as stored) and after (computed: 6 significant digits).
+
+    An item the calibration left alone keeps its stored value exactly, so it shows no delta.
+    """
+    stored = report.pool.stored
+    result = report.result
+    before_32 = np.asarray(result.k_before, np.float32)
+    after_32 = np.asarray(result.k_after, np.float32)
+    before = stored.k if stored is not None else before_32.astype(np.float64)
+    return [
+        (float(b), float(b) if a32 == b32 else round_figure(float(a32)))
+        for b, b32, a32 in zip(before, before_32, after_32, strict=True)
+    ]
+
+
 def _stored_state(pool: ItemPool, index: int) -> dict[str, Any]:
     """What the item stores now, as a diff row keeps it for an exact rollback."""
     entry = pool.stratified[index] if pool.stratified else None
     return {
         "rule_before": pool.update_rules[index] if pool.update_rules else None,
         "strata_before": None if entry is None else list(entry.strata),
-        "by_stratum_before": None if entry is None else [round(x, 6) for x in entry.k],
+        "by_stratum_before": None if entry is None else list(entry.k),
     }
 
 
@@ -162,30 +185,42 @@ def _diff_rows(report: CalibrationReport) -> list[dict[str, Any]]:
 
     ``before`` is the item's stored one k; a conditional run's ``after`` is its new k in the
     stratum holding θ = 0 (what sh_p keeps for a conditional item), ``after_by_stratum`` all of
-    them, and ``delta`` the largest change over the strata.
+    them, ``start_by_stratum`` the k each stratum started from, and ``delta`` the largest change
+    over the strata.
     """
     result, pool, params = report.result, report.pool, report.params
     if not params.conditional:
         return [
-            {"qid": int(qid), "ver": ver, "before": round(float(before), 6),
-             "after": round(float(after), 6), "delta": round(float(after) - float(before), 6),
+            {"qid": int(qid), "ver": ver, "question_id": int(qid), "version": ver,
+             "before": before, "after": after, "delta": round_figure(after - before),
              **_stored_state(pool, index)}
-            for index, (qid, ver, before, after) in enumerate(zip(
-                pool.qids, pool.versions, result.k_before, result.k_after, strict=True))
+            for index, (qid, ver, (before, after)) in enumerate(
+                zip(pool.qids, pool.versions, _k_pairs(report), strict=True))
         ]  # fmt: skip
+    stored_k = pool.stored.k if pool.stored is not None else pool.k
     middle = int(np.searchsorted(np.asarray(params.strata_edges), 0.0, side="right"))
     rows = []
     for index, (qid, ver) in enumerate(zip(pool.qids, pool.versions, strict=True)):
-        start = [round(float(x), 6) for x in result.k_before[:, index]]
-        after = [round(float(x), 6) for x in result.k_after[:, index]]
+        start = [round_figure(float(x)) for x in result.k_before[:, index]]
+        after = [round_figure(float(x)) for x in result.k_after[:, index]]
         changes: list[float] = [b - a for a, b in zip(start, after, strict=True)]
         largest = max(changes, key=abs)
         rows.append({
-            "qid": int(qid), "ver": ver, "before": round(float(pool.k[index]), 6),
-            "after": after[middle], "delta": round(largest, 6),
-            "start_by_stratum": start, "after_by_stratum": after, **_stored_state(pool, index),
+            "qid": int(qid), "ver": ver, "question_id": int(qid), "version": ver,
+            "before": float(stored_k[index]), "after": after[middle],
+            "delta": round_figure(largest), "start_by_stratum": start, "after_by_stratum": after,
+            **_stored_state(pool, index),
         })  # fmt: skip
     return rows
+
+
+def _changes(row: dict[str, Any]) -> bool:
+    """Whether applying the row writes a new value (any stratum's, for a conditional run)."""
+    if "after_by_stratum" in row:
+        return bool(
+            row["after_by_stratum"] != row["start_by_stratum"] or row["after"] != row["before"]
+        )
+    return bool(row["after"] != row["before"])
 
 
 def _rounded_rows(table: np.ndarray | None) -> list[list[float]] | None:
@@ -196,21 +231,21 @@ def _result(report: CalibrationReport) -> dict[str, Any]:
     result = report.result
     diff = _diff_rows(report)
     return {
-        "updated": sum(1 for row in diff if row["delta"] != 0),
+        "updated": sum(1 for row in diff if _changes(row)),
         "update_rule": report.params.update_rule,
         "conditional": report.params.conditional,
         "strata": list(report.params.strata_edges),
         "stop_reason": result.stop_reason,
-        "history": result.history,
-        "metrics": result.metrics,
+        "history": round_figures(result.history),
+        "metrics": round_figures(result.metrics),
         "diff": diff,
-        "exposure_rates_before": [round(float(x), 6) for x in result.initial_exposure_rates],
-        "exposure_rates_after": [round(float(x), 6) for x in result.final_exposure_rates],
+        "exposure_rates_before": round_figures([float(x) for x in result.initial_exposure_rates]),
+        "exposure_rates_after": round_figures([float(x) for x in result.final_exposure_rates]),
         # (n_strata, n_items) by true-θ stratum of ``strata``: what the stratum heatmap shows.
         "exposure_by_stratum_before": _rounded_rows(result.initial_exposure_by_stratum),
         "exposure_by_stratum_after": _rounded_rows(result.final_exposure_by_stratum),
-        "timing": {"compile_s": report.compile_s, "run_s": report.run_s,
-                   "simulee_steps_per_s": report.simulee_steps_per_s},
+        "timing": round_figures({"compile_s": report.compile_s, "run_s": report.run_s,
+                                 "simulee_steps_per_s": report.simulee_steps_per_s}),
     }  # fmt: skip
 
 
@@ -218,7 +253,7 @@ def _execute_sh(sessions: sessionmaker[Session], context: RunContext) -> dict[st
     params = params_from_json(context.params)
 
     def progress(step: IterationProgress) -> None:
-        context.report(step.current_iter, step.total_iters, step.row)
+        context.report(step.current_iter, step.total_iters, round_figures(step.row))
 
     pool = load_exam_pool(sessions, context.tenant_id, context.exam_code)
     return _result(calibrate_pool(pool, params, on_iteration=progress))

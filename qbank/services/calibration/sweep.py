@@ -18,8 +18,10 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.cat import CalibrationParams, calibrate_sh, compile_simulation
-from qbank.errors import InvalidInputError, NotFoundError
+from qbank.errors import InvalidInputError
+from qbank.figures import round_figure
 from qbank.jobs.queue import JobQueue
+from qbank.services.authoring.exams import exam_not_found
 from qbank.services.calibration.runs import RunContext, RunKind, create_run_record, enqueue_run
 from qbank.services.delivery.item_pool import load_exam_pool
 
@@ -131,7 +133,7 @@ def start_sweep(
     """
     pool = load_exam_pool(sessions, tenant_id, exam_code)
     if pool.n_items == 0:
-        raise NotFoundError(f"exam {exam_code!r} has no live published items")
+        raise exam_not_found(exam_code)
     if params.test_len > pool.n_items:
         raise InvalidInputError(
             f"test_len ({params.test_len}) exceeds the exam's pool size ({pool.n_items})"
@@ -157,7 +159,7 @@ def _execute_sweep(sessions: sessionmaker[Session], context: RunContext) -> dict
     for index, cell in enumerate(params.cells()):
         result = calibrate_sh(cell, pool.items, pool.k, pool.topics, simulation=simulation)
         row = {"cell": index + 1, "tau": cell.tau, "alpha": cell.alpha,
-               **{name: round(result.metrics[name], 6) for name in SWEEP_METRICS}}  # fmt: skip
+               **{name: round_figure(result.metrics[name]) for name in SWEEP_METRICS}}  # fmt: skip
         cells.append(row)
         context.report(index + 1, params.n_cells, row)
     return {"taus": list(params.taus), "alphas": list(params.alphas), "cells": cells,

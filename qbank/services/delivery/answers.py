@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.cat.delivery import estimate_ability
 from qbank.errors import ConflictError, InvalidInputError, RequestMismatchError
+from qbank.figures import round_figure
 from qbank.services.delivery.item_content import ItemContent, item_content
 from qbank.services.delivery.quiz_cursor import (
     Answered,
@@ -42,6 +43,10 @@ class AnswerResult:
     mode: str
     finished: bool
     feedback: dict[str, Any] = field(default_factory=dict)
+    version: int | None = None
+    position: int | None = None  # the item's place in the quiz, from 1
+    theta: float | None = None  # θ̂ (EAP) after the quiz's answers so far: tutor mode, or finished
+    se: float | None = None  # its posterior SD, likewise
 
 
 def _feedback(content: ItemContent, row: ServedRow, correct: bool) -> dict[str, Any]:
@@ -56,11 +61,13 @@ def _feedback(content: ItemContent, row: ServedRow, correct: bool) -> dict[str, 
 def _result(sessions: sessionmaker[Session], cursor: QuizCursor, row: ServedRow) -> AnswerResult:
     finished = cursor.status == "finished"
     if cursor.mode == "exam" and not finished:
-        return AnswerResult(row.question_id, True, cursor.mode, finished)
+        return AnswerResult(row.question_id, True, cursor.mode, finished, version=row.version,
+                            position=row.position)  # fmt: skip
     answer = cursor.answered[(row.question_id, row.version)]
     content = item_content(sessions, row.question_id, row.version)
     return AnswerResult(row.question_id, True, cursor.mode, finished,
-                        _feedback(content, row, answer.correct))  # fmt: skip
+                        _feedback(content, row, answer.correct), row.version, row.position,
+                        cursor.theta, cursor.se)  # fmt: skip
 
 
 def _ability(cursor: QuizCursor) -> tuple[float, float]:
@@ -69,7 +76,7 @@ def _ability(cursor: QuizCursor) -> tuple[float, float]:
         [row.a for row in rows], [row.b for row in rows], [row.c for row in rows],
         [cursor.answered[(row.question_id, row.version)].correct for row in rows],
     )  # fmt: skip
-    return estimate.theta, estimate.se
+    return round_figure(estimate.theta), round_figure(estimate.se)
 
 
 def answer_item(

@@ -48,7 +48,7 @@ class ItemContent:
         return {
             "stem_md": self.stem_md,
             "lead_in": self.lead_in,
-            "options": [{"label": label, "text": text} for label, text in self.options],
+            "options": [{"label": label, "text_md": text} for label, text in self.options],
         }
 
 

@@ -7,7 +7,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
@@ -29,11 +29,21 @@ __all__ = [
     "POOL_STAMP_TTL_S",
     "DeliveryPool",
     "ItemPool",
+    "StoredValues",
     "StratifiedK",
     "cached_delivery_pool",
     "forget_pool_stamps",
     "load_exam_pool",
 ]
+
+
+class StoredValues(NamedTuple):
+    """The pool's a, b, c and k exactly as stored (float64), for what goes back to users."""
+
+    a: np.ndarray  # (n_items,) float64
+    b: np.ndarray  # (n_items,) float64
+    c: np.ndarray  # (n_items,) float64
+    k: np.ndarray  # (n_items,) float64
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +58,9 @@ class ItemPool:
     # (n_items,) bool: k came from Sympson & Hetter's (1985) rule, so delivery sets the item
     # aside for the rest of a quiz when it loses its lottery; None means none does.
     sets_aside: np.ndarray | None = None
+    # The same a, b, c, k in float64, as stored or entered: ``items`` and ``k`` are their
+    # float32 copies for the core. None: only the float32 values are known.
+    stored: StoredValues | None = None
     # Per item, as stored: the rule that produced k (None: the seed's or by hand), and for
     # conditional S–H its θ cut points and one k per stratum (None: k for every θ).
     update_rules: list[str | None] | None = None
@@ -129,12 +142,14 @@ def load_exam_pool(
     with sessions() as session:
         rows = session.execute(query).all()
 
-    def column(index: int, default: float) -> jnp.ndarray:
-        return jnp.asarray([default if row[index] is None else row[index] for row in rows],
-                           jnp.float32)  # fmt: skip
+    def column(index: int, default: float) -> np.ndarray:
+        return np.asarray([default if row[index] is None else row[index] for row in rows],
+                          np.float64)  # fmt: skip
 
-    items = ItemParams(column(3, DEFAULT_A), column(4, DEFAULT_B), column(5, DEFAULT_C))
-    k = np.asarray([1.0 if row[6] is None else row[6] for row in rows], np.float32)
+    # Stored as float64; the core gets float32 copies (the only conversion, at its boundary).
+    stored = StoredValues(column(3, DEFAULT_A), column(4, DEFAULT_B), column(5, DEFAULT_C),
+                          column(6, 1.0))  # fmt: skip
+    items = ItemParams(*(jnp.asarray(values, jnp.float32) for values in stored[:3]))
     sets_aside = np.asarray([row[7] == "sympson-hetter" for row in rows], bool)
     stratified = [
         None if row[8] is None or row[9] is None
@@ -143,7 +158,8 @@ def load_exam_pool(
     ]  # fmt: skip
     return ItemPool(
         [str(row[0]) for row in rows], [int(row[1]) for row in rows],
-        [str(row[2]) for row in rows], items, k, sets_aside, [row[7] for row in rows], stratified,
+        [str(row[2]) for row in rows], items, stored.k.astype(np.float32), sets_aside, stored,
+        [row[7] for row in rows], stratified,
     )  # fmt: skip
 
 
@@ -181,23 +197,27 @@ class DeliveryPool:
                 grouped.setdefault(entry.strata, []).append(index)
         groups = tuple(
             (np.asarray(cuts, np.float64), np.asarray(indices),
-             np.asarray([pool.stratified[i].k for i in indices], np.float32).T)  # type: ignore[index,union-attr]
+             np.asarray([pool.stratified[i].k for i in indices], np.float64).T)  # type: ignore[index,union-attr]
             for cuts, indices in grouped.items()
         )  # fmt: skip
+        prepared = prepare_items(a, b, c, pool.k)
+        if pool.stored is not None:  # served rows record the values as stored, not float32's
+            a, b, c = pool.stored.a, pool.stored.b, pool.stored.c
         return cls(pool, keys, {key: i for i, key in enumerate(keys)},
                    {qid: i for i, (qid, _version) in enumerate(keys)}, a, b, c,
-                   prepare_items(a, b, c, pool.k), groups)  # fmt: skip
+                   prepared, groups)  # fmt: skip
 
     def at_theta(self, theta: float) -> tuple[PreparedItems, np.ndarray, np.ndarray]:
         """The pool as the lottery sees it at θ̂: prepared items, k per item, stratum per item.
 
         Conditional S–H items take the k of the stratum holding θ̂ (their stratum index; −1 for
-        items with one k for every θ).
+        items with one k for every θ). The k per item are as stored (float64 where known).
         """
         strata = np.full(len(self.keys), -1, np.int64)
+        stored = self.pool.k if self.pool.stored is None else self.pool.stored.k
         if not self.strata_groups:
-            return self.prepared, self.pool.k, strata
-        k = self.pool.k.copy()
+            return self.prepared, stored, strata
+        k = np.array(stored, np.float64)
         for cuts, indices, table in self.strata_groups:
             stratum = int(np.searchsorted(cuts, theta, side="right"))
             k[indices] = table[stratum]

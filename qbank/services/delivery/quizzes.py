@@ -25,6 +25,7 @@ from qbank.cat.delivery import PreparedItems, choose_prepared, choose_prepared_w
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C
 from qbank.services.access.flags import selector_for_user
+from qbank.services.authoring.exams import require_exam
 from qbank.services.authoring.questions import DEFAULT_EXAM_CODE, DIFFICULTY_LABELS
 from qbank.services.delivery.exposure_caps import (
     capped_today,
@@ -147,9 +148,11 @@ def create_quiz(
     With ``limits``, a student at their limit of active quizzes or quizzes per day is refused.
 
     Raises:
+        NotFoundError: the exam has no live items at all (``require_exam``).
         InvalidInputError: no live item matches the filters.
         RateLimitedError: a per-student limit is reached.
     """
+    require_exam(sessions, tenant_id, filters.exam_code)
     pool = cached_delivery_pool(
         sessions, tenant_id, filters.exam_code, topics=filters.topics,
         difficulties=filters.difficulty,
