@@ -1,0 +1,32 @@
+"""Randomesque selection (Kohn & Kingsbury 1989): a random pick among the n best items.
+
+Works over the scores of any rule that ranks items (catR's ``randomesque`` option of
+``nextItem``). Ties at the n-th score are all candidates, as in catR.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from qbank.cat.argmax import first_argmax
+from qbank.cat.exposure.lottery_rng import hashed_uniforms
+
+__all__ = ["DEFAULT_RANDOMESQUE", "randomesque_candidates", "select_randomesque"]
+
+DEFAULT_RANDOMESQUE = 5
+"""Candidates of the ``randomesque`` rule when the option is not given."""
+
+
+def randomesque_candidates(scores: jax.Array, n_best: int) -> jax.Array:
+    """Mask of the ``n_best`` highest finite scores (more on ties), over the last axis."""
+    n_best = min(n_best, scores.shape[-1])
+    threshold = jax.lax.top_k(scores, n_best)[0][..., -1:]
+    return (scores >= threshold) & jnp.isfinite(scores)
+
+
+def select_randomesque(key: jax.Array, scores: jax.Array, n_best: int) -> jax.Array:
+    """Index drawn uniformly among the ``n_best`` best available items (``(n_items,)`` scores)."""
+    candidates = randomesque_candidates(scores, n_best)
+    draws = hashed_uniforms(jax.random.bits(key, (), jnp.uint32), scores.shape[-1])
+    return first_argmax(jnp.where(candidates, draws, -1.0))
