@@ -42,7 +42,7 @@ def _case_id(case) -> str:
     return f"{case['situation']}-{case['rule']}"
 
 
-def _context(administered, responses, theta_hat, key=None) -> SelectionContext:
+def _context(administered, responses, theta_hat, word=0) -> SelectionContext:
     given = ItemParams(*(jnp.asarray(x)[np.asarray(administered, int)] for x in POOL))
     grid = make_grid()
     return selection_context(
@@ -52,7 +52,7 @@ def _context(administered, responses, theta_hat, key=None) -> SelectionContext:
         theta_hat,
         grid,
         prior_log_density(grid),
-        jax.random.key(0) if key is None else key,
+        jnp.uint32(word),
     )
 
 
@@ -152,13 +152,13 @@ def test_progressive_score_mixes_information_and_uniforms():
     from qbank.cat.exposure.lottery_rng import hashed_uniforms
 
     available = _available([1, 2])
-    key = jax.random.key(11)
-    context = _context([1, 2], [1, 0], 0.3, key=key)
+    word = jnp.uint32(0xC0FFEE)
+    context = _context([1, 2], [1, 0], 0.3, word=word)
     scores = np.asarray(
         rule_scorer("progressive", POOL, test_len=6)(POOL, context, jnp.asarray(available))
     )
     info = np.asarray(information(0.3, *POOL))
-    uniforms = np.asarray(hashed_uniforms(jax.random.bits(key, (), jnp.uint32), N_ITEMS))
+    uniforms = np.asarray(hashed_uniforms(word, N_ITEMS))
     weight = 3 / 15  # t = 2 of L = 6 with AP = 1: (1 + 2) / (1 + 2 + 3 + 4 + 5)
     expected = weight * info + (1 - weight) * uniforms * info[available].max()
     np.testing.assert_allclose(scores[available], expected[available], rtol=1e-5)

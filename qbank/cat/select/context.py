@@ -35,7 +35,7 @@ class SelectionContext(NamedTuple):
     log_prior: jax.Array  # (n_points,) log prior density on the grid, up to a constant
     grid: jax.Array  # (n_points,) quadrature points
     n_given: jax.Array  # () int32, items administered so far
-    key: jax.Array  # PRNG key of this step (rules with a random part: progressive)
+    word: jax.Array  # () uint32 random word of this step (rules with a random part: progressive)
 
 
 def trapezoid_weights(grid: jax.Array) -> jax.Array:
@@ -66,7 +66,7 @@ def selection_context(
     theta_hat: ArrayLike,
     grid: jax.Array,
     log_prior: jax.Array,
-    key: jax.Array,
+    word: ArrayLike,
 ) -> SelectionContext:
     """The context of one examinee from the items answered so far.
 
@@ -77,11 +77,11 @@ def selection_context(
         theta_hat: the current estimate.
         grid: ``(n_points,)`` quadrature points.
         log_prior: ``(n_points,)`` log prior on the grid.
-        key: PRNG key of the step.
+        word: uint32 random word of the step (``jax.random.bits(key, (), jnp.uint32)``).
     """
     mask = jnp.asarray(mask, bool)
     loglik = grid_log_likelihood(items, jnp.asarray(responses), mask, grid)
     return SelectionContext(
         jnp.asarray(theta_hat, jnp.float32), loglik, log_prior, grid,
-        jnp.sum(mask).astype(jnp.int32), key,
+        jnp.sum(mask).astype(jnp.int32), jnp.asarray(word, jnp.uint32),
     )  # fmt: skip

@@ -93,14 +93,14 @@ def _scores(
     answers: jax.Array,
     theta_hat: jax.Array,
     available: jax.Array,
-    key: jax.Array,
+    word: jax.Array,
     prior_mean: jax.Array,
     prior_sd: jax.Array,
 ) -> jax.Array:
     grid = make_grid()
     log_prior = -0.5 * ((grid - prior_mean) / prior_sd) ** 2
     mask = jnp.ones(answers.shape, bool)
-    context = selection_context(given_items, answers, mask, theta_hat, grid, log_prior, key)
+    context = selection_context(given_items, answers, mask, theta_hat, grid, log_prior, word)
     scorer = rule_scorer(rule, items, **dict(rule_options))
     scores: jax.Array = scorer(items, context, available)
     return scores
@@ -165,22 +165,21 @@ def next_item(
     if not np.isfinite(theta_hat):
         raise InvalidInputError(f"theta_hat must be finite, got {theta_hat}")
     step_key = jax.random.key(0) if key is None else key
-    rule_key, choice_key = jax.random.split(step_key)
+    rule_word, choice_word = jax.random.bits(step_key, (2,), jnp.uint32)
     rule_scorer(rule, pool, **rule_options)  # validates the options before tracing
     scores = _scores(
         rule, tuple(sorted(rule_options.items())), pool, given_items,
         jnp.asarray(answers, jnp.int32), jnp.float32(theta_hat),
-        jnp.asarray(available), rule_key, jnp.float32(prior_mean), jnp.float32(prior_sd),
+        jnp.asarray(available), rule_word, jnp.float32(prior_mean), jnp.float32(prior_sd),
     )  # fmt: skip
     if "k" in exposure:
         k = jnp.asarray(exposure["k"], jnp.float32)
         if k.shape != (n_items,):
             raise InvalidInputError(f"k must have shape ({n_items},)")
-        seed_word = jax.random.bits(choice_key, (), jnp.uint32)
-        accepted = hashed_uniforms(seed_word, n_items) < k
+        accepted = hashed_uniforms(choice_word, n_items) < k
         index = int(first_argmax(ranked_lottery_score(scores, jnp.asarray(available), accepted)))
     else:
-        index = int(choose_from_scores(choice_key, scores, n_best))
+        index = int(choose_from_scores(choice_word, scores, n_best))
     if not available[index]:  # unreachable by construction; a rule bug must not leak an item
         raise AssertionError(f"rule {rule} chose an unavailable item {index}")
     return index

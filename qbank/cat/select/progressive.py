@@ -38,10 +38,9 @@ def score_progressive(
     test_len: int = DEFAULT_TEST_LEN,
     acceleration: float = 1.0,
 ) -> jax.Array:
-    """Progressive scores; the random part comes from ``context.key``."""
+    """Progressive scores; the random part comes from ``context.word``."""
     info = information(context.theta_hat, items.a, items.b, items.c)
     max_info = jnp.max(jnp.where(available, info, 0.0))
-    seed_word = jax.random.bits(context.key, (), jnp.uint32)
-    random_part = hashed_uniforms(seed_word, info.shape[-1]) * max_info
+    random_part = hashed_uniforms(context.word, info.shape[-1]) * max_info
     weight = progressive_weight(context.n_given, test_len, acceleration)
     return mask_scores(weight * info + (1.0 - weight) * random_part, available)

@@ -25,8 +25,11 @@ def randomesque_candidates(scores: jax.Array, n_best: int) -> jax.Array:
     return (scores >= threshold) & jnp.isfinite(scores)
 
 
-def select_randomesque(key: jax.Array, scores: jax.Array, n_best: int) -> jax.Array:
-    """Index drawn uniformly among the ``n_best`` best available items (``(n_items,)`` scores)."""
+def select_randomesque(word: jax.Array, scores: jax.Array, n_best: int) -> jax.Array:
+    """Index drawn uniformly among the ``n_best`` best available items (``(n_items,)`` scores).
+
+    ``word`` is the step's uint32 random word, expanded over the pool by ``lottery_rng``.
+    """
     candidates = randomesque_candidates(scores, n_best)
-    draws = hashed_uniforms(jax.random.bits(key, (), jnp.uint32), scores.shape[-1])
+    draws = hashed_uniforms(word, scores.shape[-1])
     return first_argmax(jnp.where(candidates, draws, -1.0))

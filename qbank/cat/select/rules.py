@@ -103,8 +103,11 @@ def rule_scorer(rule: str, items: ItemParams, **options: float) -> Scorer:
     return spec.score
 
 
-def choose_from_scores(key: jax.Array, scores: jax.Array, n_best: int = 1) -> jax.Array:
-    """The best-scoring item, or a random one among the ``n_best`` best (randomesque)."""
+def choose_from_scores(word: jax.Array, scores: jax.Array, n_best: int = 1) -> jax.Array:
+    """The best-scoring item, or a random one among the ``n_best`` best (randomesque).
+
+    ``word`` is the step's uint32 random word (unused when ``n_best`` is 1).
+    """
     if n_best <= 1:
         return first_argmax(scores)
-    return select_randomesque(key, scores, n_best)
+    return select_randomesque(word, scores, n_best)
