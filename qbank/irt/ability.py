@@ -92,8 +92,19 @@ def _estimating_equation(
     return score
 
 
+def _warm_correction(grid: jax.Array, items: tuple[jax.Array, ...]) -> jax.Array:
+    """J(θ)/(2 I(θ)) at each grid point, shape ``(n_points,)``."""
+    a, b, c, _, weight = items
+    sigma, _, ratio = _item_terms(grid[:, None], a, b, c)
+    d_p = (1.0 - c) * D * a * sigma * (1.0 - sigma)
+    info = jnp.sum(weight * ratio * d_p, axis=-1)
+    warm_j = jnp.sum(weight * ratio * d_p * D * a * (1.0 - 2.0 * sigma), axis=-1)
+    return warm_j / (2.0 * jnp.maximum(info, _TINY))
+
+
 def _grid_objective(
     grid: jax.Array,
+    loglik: jax.Array,
     items: tuple[jax.Array, ...],
     method: str,
     prior_mean: jax.Array,
@@ -105,17 +116,10 @@ def _grid_objective(
     the trapezoid rule accumulates along the grid (only to locate the cell of the root: Newton
     then solves the estimating equation itself).
     """
-    a, b, c, x, weight = items
-    loglik = jnp.sum(weight * log_likelihood(x, grid[:, None], a, b, c), axis=-1)
     if method == "map":
         return loglik - 0.5 * ((grid - prior_mean) / prior_sd) ** 2
     if method == "wle":
-        correction = jax.vmap(
-            lambda t: (
-                _estimating_equation(t, items, "wle", prior_mean, prior_sd)
-                - _estimating_equation(t, items, "ml", prior_mean, prior_sd)
-            )
-        )(grid)
+        correction = _warm_correction(grid, items)
         steps = 0.5 * (correction[1:] + correction[:-1]) * jnp.diff(grid)
         return loglik + jnp.concatenate([jnp.zeros(1), jnp.cumsum(steps)])
     return loglik
@@ -123,6 +127,7 @@ def _grid_objective(
 
 def _modal_estimate(
     grid: jax.Array,
+    loglik: jax.Array,
     items: tuple[jax.Array, ...],
     method: str,
     prior_mean: jax.Array,
@@ -134,7 +139,7 @@ def _modal_estimate(
     )
     slope = jax.grad(equation)
     n_points = grid.shape[0]
-    best = jnp.argmax(_grid_objective(grid, items, method, prior_mean, prior_sd))
+    best = jnp.argmax(_grid_objective(grid, loglik, items, method, prior_mean, prior_sd))
     at_best = equation(grid[best])
     # The root lies on the side the equation points to; a bound is the answer when the
     # equation still points outward there (ML on an all-right or all-wrong pattern).
@@ -150,7 +155,7 @@ def _modal_estimate(
         low = jnp.where(value > 0, theta, low)
         high = jnp.where(value > 0, high, theta)
         step = theta - value / jnp.minimum(slope(theta), -_TINY)
-        inside = (step > low) & (step < high)
+        inside = (step >= low) & (step <= high)
         return jnp.where(inside, step, 0.5 * (low + high)), low, high
 
     start = 0.5 * (low + high)
@@ -165,6 +170,7 @@ def _estimate_one(
     c: jax.Array,
     responses: jax.Array,
     mask: jax.Array,
+    loglik: jax.Array | None,
     prior_mean: jax.Array,
     prior_sd: jax.Array,
     bounds: jax.Array,
@@ -175,12 +181,13 @@ def _estimate_one(
     x = responses.astype(jnp.float32)
     items = (a, b, c, x, weight)
     grid = jnp.linspace(bounds[0], bounds[1], n_points)
+    if loglik is None:
+        loglik = jnp.sum(weight * log_likelihood(x, grid[:, None], a, b, c), axis=-1)
     if method == "eap":
         log_prior = -0.5 * ((grid - prior_mean) / prior_sd) ** 2
-        loglik = jnp.sum(weight * log_likelihood(x, grid[:, None], a, b, c), axis=-1)
         estimate = eap_estimate(log_prior + loglik, grid)
         return AbilityEstimate(estimate.theta_hat, estimate.posterior_sd)
-    theta_hat = _modal_estimate(grid, items, method, prior_mean, prior_sd)
+    theta_hat = _modal_estimate(grid, loglik, items, method, prior_mean, prior_sd)
     info = _score_terms(theta_hat, a, b, c, x, weight)[1]
     if method == "map":
         info = info + 1.0 / prior_sd**2
@@ -194,6 +201,7 @@ def _estimate_batch(
     c: jax.Array,
     responses: jax.Array,
     mask: jax.Array,
+    loglik: jax.Array | None,
     prior_mean: jax.Array,
     prior_sd: jax.Array,
     bounds: jax.Array,
@@ -201,8 +209,8 @@ def _estimate_batch(
     n_points: int,
 ) -> AbilityEstimate:
     one = partial(_estimate_one, method=method, n_points=n_points)
-    return jax.vmap(one, in_axes=(0, 0, 0, 0, 0, None, None, None))(
-        a, b, c, responses, mask, prior_mean, prior_sd, bounds
+    return jax.vmap(one, in_axes=(0, 0, 0, 0, 0, 0, None, None, None))(
+        a, b, c, responses, mask, loglik, prior_mean, prior_sd, bounds
     )
 
 
@@ -230,6 +238,7 @@ def estimate_theta_batched(
     prior_sd: ArrayLike = 1.0,
     bounds: tuple[float, float] = (-4.0, 4.0),
     n_points: int = 61,
+    grid_log_likelihood: ArrayLike | None = None,
 ) -> AbilityEstimate:
     """``estimate_theta`` for many examinees at once; plain jax, safe inside jit and scan.
 
@@ -243,6 +252,10 @@ def estimate_theta_batched(
         prior_sd: its SD.
         bounds: the EAP quadrature range and the range of the modal estimates.
         n_points: grid points (quadrature for EAP, search grid for the others).
+        grid_log_likelihood: ``(n_simulees, n_points)`` log-likelihood of the masked responses
+            on ``linspace(*bounds, n_points)``, when the caller carries it (a CAT adds one
+            table row per response): the grid search then skips recomputing it, which is most
+            of the cost. It must be that of ``responses`` and ``mask``.
 
     Returns:
         ``AbilityEstimate`` with ``(n_simulees,)`` fields. With no response counted EAP and MAP
@@ -254,6 +267,7 @@ def estimate_theta_batched(
     a, b, c = (jnp.broadcast_to(jnp.asarray(x, jnp.float32), shape) for x in items)
     return _estimate_batch(  # type: ignore[no-any-return]
         a, b, c, responses_array, jnp.broadcast_to(jnp.asarray(mask, bool), shape),
+        None if grid_log_likelihood is None else jnp.asarray(grid_log_likelihood, jnp.float32),
         jnp.float32(prior_mean), jnp.float32(prior_sd), jnp.asarray(bounds, jnp.float32),
         method=method, n_points=n_points,
     )  # fmt: skip

@@ -19,9 +19,17 @@ DEFAULT_RANDOMESQUE = 5
 
 
 def randomesque_candidates(scores: jax.Array, n_best: int) -> jax.Array:
-    """Mask of the ``n_best`` highest finite scores (more on ties), over the last axis."""
-    n_best = min(n_best, scores.shape[-1])
-    threshold = jax.lax.top_k(scores, n_best)[0][..., -1:]
+    """Mask of the ``n_best`` highest finite scores (more on ties), over the last axis.
+
+    The n-th score is found by taking out the best item n − 1 times (``lax.top_k`` sorts the
+    pool, which costs far more on a CPU for the few candidates a randomesque rule keeps).
+    """
+    positions = jnp.arange(scores.shape[-1])
+    remaining = scores
+    for _ in range(min(n_best, scores.shape[-1]) - 1):
+        best = first_argmax(remaining)[..., None]
+        remaining = jnp.where(positions == best, -jnp.inf, remaining)
+    threshold = jnp.max(remaining, axis=-1, keepdims=True)
     return (scores >= threshold) & jnp.isfinite(scores)
 
 
