@@ -261,7 +261,10 @@ def estimate_theta_batched(
         ``AbilityEstimate`` with ``(n_simulees,)`` fields. With no response counted EAP and MAP
         give the prior; ML and WLE give the midpoint of the grid cell they start from, SE inf.
     """
-    _check_options(method, float(np.asarray(prior_sd)), bounds, n_points)
+    if isinstance(prior_sd, jax.core.Tracer):  # a traced prior (inside jit) is the caller's
+        _check_options(method, 1.0, bounds, n_points)
+    else:
+        _check_options(method, float(np.asarray(prior_sd)), bounds, n_points)
     responses_array = jnp.asarray(responses)
     shape = responses_array.shape
     a, b, c = (jnp.broadcast_to(jnp.asarray(x, jnp.float32), shape) for x in items)

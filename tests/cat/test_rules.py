@@ -289,6 +289,9 @@ def test_set_aside_and_rmax_cap_remove_items_from_any_rule():
         (([], [], "astrat"), {"n_strata": 0}, "n_strata"),
         (([], [], "progressive"), {"acceleration": -1.0, "key": jax.random.key(0)}, "accelerat"),
         (([], [], "mfi"), {"randomesque": 0}, "randomesque must be"),
+        (([], [], "mpwi"), {"prior_sd": 0.0}, "prior_sd"),
+        (([], [], "mfi"), {"k": [0.5, 0.5], "key": jax.random.key(0)}, r"k must have shape"),
+        (([], [], "mfi"), {"k": [1.0] * 16, "randomesque": 3, "key": jax.random.key(0)}, "either"),
     ],
 )
 def test_bad_requests_are_refused(args, options, message):

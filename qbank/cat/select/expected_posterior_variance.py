@@ -17,24 +17,27 @@ from qbank.irt.model import ItemParams, probability
 __all__ = ["expected_posterior_variance", "score_mepv"]
 
 
-def _variance(weight: jax.Array, grid: jax.Array) -> jax.Array:
-    """Variance of θ under the (unnormalised) weights, over the grid axis (the first)."""
-    total = jnp.sum(weight, axis=0)
-    mean = (grid @ weight) / total
-    second = ((grid * grid) @ weight) / total
-    return jnp.maximum(second - mean * mean, 0.0)
+def _variance(moments: jax.Array) -> jax.Array:
+    """Variance from the zeroth, first and second moments stacked on the first axis."""
+    mean = moments[1] / moments[0]
+    return jnp.maximum(moments[2] / moments[0] - mean * mean, 0.0)
 
 
 def expected_posterior_variance(
     items: ItemParams, theta_hat: jax.Array, grid: jax.Array, log_posterior: jax.Array
 ) -> jax.Array:
-    """EPV of every item, shape ``(n_items,)``."""
+    """EPV of every item, shape ``(n_items,)``.
+
+    The posterior moments after each answer are products of the three weighted powers of θ with
+    the ``(n_points, n_items)`` tables of P and Q, which depend on the pool only (a simulation
+    computes them once, outside its loop): no pool-by-grid array is built per step.
+    """
     posterior = jnp.exp(log_posterior - jnp.max(log_posterior)) * trapezoid_weights(grid)
+    powers = jnp.stack([posterior, posterior * grid, posterior * grid * grid])  # (3, n_points)
     p_grid = probability(grid[:, None], items.a, items.b, items.c)  # (n_points, n_items)
-    right = posterior[:, None] * p_grid
-    wrong = posterior[:, None] * (1.0 - p_grid)
     p_hat = probability(theta_hat, items.a, items.b, items.c)
-    return p_hat * _variance(right, grid) + (1.0 - p_hat) * _variance(wrong, grid)
+    right, wrong = powers @ p_grid, powers @ (1.0 - p_grid)  # (3, n_items) each
+    return p_hat * _variance(right) + (1.0 - p_hat) * _variance(wrong)
 
 
 def score_mepv(items: ItemParams, context: SelectionContext, available: jax.Array) -> jax.Array:

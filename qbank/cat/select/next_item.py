@@ -31,7 +31,6 @@ from qbank.irt.model import ItemParams
 __all__ = ["next_item"]
 
 _EXPOSURE_OPTIONS = ("k", "set_aside", "exposure_rates", "r_max")
-_PRIOR_OPTIONS = ("prior_mean", "prior_sd")
 
 
 def _check_history(
@@ -79,6 +78,8 @@ def _available(n_items: int, given: np.ndarray, options: dict[str, Any]) -> np.n
         if rates.shape != (n_items,) or not 0 < r_max <= 1:
             raise InvalidInputError("exposure_rates must be (n_items,) and r_max in (0, 1]")
         available = available & np.asarray(under_exposure_cap(rates, r_max))
+    if "k" in options and np.asarray(options["k"]).shape != (n_items,):
+        raise InvalidInputError(f"k must have shape ({n_items},)")
     if not available.any():
         raise InvalidInputError("no item is available to select")
     return available
@@ -104,6 +105,31 @@ def _scores(
     scorer = rule_scorer(rule, items, **dict(rule_options))
     scores: jax.Array = scorer(items, context, available)
     return scores
+
+
+def _split_options(
+    rule: str, key: jax.Array | None, options: dict[str, Any]
+) -> tuple[dict[str, Any], int, tuple[float, float], dict[str, Any]]:
+    """The rule's own options, randomesque's n, the prior and the exposure options, checked."""
+    if rule not in RULES:
+        raise InvalidInputError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
+    options = dict(options)
+    rule_options = {name: options.pop(name) for name in RULES[rule].options if name in options}
+    n_best = int(options.pop("randomesque", DEFAULT_RANDOMESQUE if rule == "randomesque" else 1))
+    prior_mean = float(options.pop("prior_mean", 0.0))
+    prior_sd = float(options.pop("prior_sd", 1.0))
+    exposure = {name: options.pop(name) for name in _EXPOSURE_OPTIONS if name in options}
+    if options:
+        raise InvalidInputError(f"unknown option(s) for rule {rule}: {', '.join(sorted(options))}")
+    if n_best < 1:
+        raise InvalidInputError(f"randomesque must be ≥ 1, got {n_best}")
+    if not (np.isfinite(prior_mean) and prior_sd > 0):
+        raise InvalidInputError(f"prior_mean must be finite and prior_sd > 0, got {prior_sd}")
+    if "k" in exposure and n_best > 1:
+        raise InvalidInputError("choose either the k lottery or randomesque, not both")
+    if key is None and (RULES[rule].random or n_best > 1 or "k" in exposure):
+        raise InvalidInputError(f"rule {rule} with these options needs a key")
+    return rule_options, n_best, (prior_mean, prior_sd), exposure
 
 
 def next_item(
@@ -138,26 +164,13 @@ def next_item(
         InvalidInputError: unknown rule or option, bad history, no key for a random rule, or
             no item available.
     """
-    if rule not in RULES:
-        raise InvalidInputError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
-    rule_options = {name: options.pop(name) for name in RULES[rule].options if name in options}
-    n_best = int(options.pop("randomesque", DEFAULT_RANDOMESQUE if rule == "randomesque" else 1))
-    prior = {name: float(options.pop(name)) for name in _PRIOR_OPTIONS if name in options}
-    exposure = {name: options.pop(name) for name in _EXPOSURE_OPTIONS if name in options}
-    if options:
-        raise InvalidInputError(f"unknown option(s) for rule {rule}: {', '.join(sorted(options))}")
-    if n_best < 1:
-        raise InvalidInputError(f"randomesque must be ≥ 1, got {n_best}")
-    if "k" in exposure and n_best > 1:
-        raise InvalidInputError("choose either the k lottery or randomesque, not both")
-    if key is None and (RULES[rule].random or n_best > 1 or "k" in exposure):
-        raise InvalidInputError(f"rule {rule} with these options needs a key")
+    rule_options, n_best, prior, exposure = _split_options(rule, key, options)
     n_items = int(np.asarray(items.a).shape[0])
     given, answers = _check_history(n_items, administered, responses)
     available = _available(n_items, given, exposure)
     pool = ItemParams(*(jnp.asarray(x, jnp.float32) for x in items))
     given_items = ItemParams(*(x[given] for x in pool))
-    prior_mean, prior_sd = prior.get("prior_mean", 0.0), prior.get("prior_sd", 1.0)
+    prior_mean, prior_sd = prior
     if theta_hat is None:
         estimate = estimate_theta(given_items, answers, "map", prior_mean=prior_mean,
                                   prior_sd=prior_sd)  # fmt: skip
@@ -173,13 +186,6 @@ def next_item(
         jnp.asarray(available), rule_word, jnp.float32(prior_mean), jnp.float32(prior_sd),
     )  # fmt: skip
     if "k" in exposure:
-        k = jnp.asarray(exposure["k"], jnp.float32)
-        if k.shape != (n_items,):
-            raise InvalidInputError(f"k must have shape ({n_items},)")
-        accepted = hashed_uniforms(choice_word, n_items) < k
-        index = int(first_argmax(ranked_lottery_score(scores, jnp.asarray(available), accepted)))
-    else:
-        index = int(choose_from_scores(choice_word, scores, n_best))
-    if not available[index]:  # unreachable by construction; a rule bug must not leak an item
-        raise AssertionError(f"rule {rule} chose an unavailable item {index}")
-    return index
+        accepted = hashed_uniforms(choice_word, n_items) < jnp.asarray(exposure["k"], jnp.float32)
+        return int(first_argmax(ranked_lottery_score(scores, jnp.asarray(available), accepted)))
+    return int(choose_from_scores(choice_word, scores, n_best))
