@@ -89,7 +89,7 @@ def _simulate(key, true_theta, items, rule, estimator, test_len, n_best=1):
     return chosen.reshape(-1, test_len), theta_hat
 
 
-def _rate(function, n: int, test_len: int, repeats: int = 2) -> float:
+def _rate(function, n: int, test_len: int, repeats: int = 1) -> float:
     jax.block_until_ready(function(0))  # compile and warm up
     best = float("inf")
     for repeat in range(repeats):

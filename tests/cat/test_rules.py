@@ -226,10 +226,10 @@ def test_rules_vmap_over_simulees():
         )
         batched = jax.jit(jax.vmap(scorer, in_axes=(None, 0, 0)))(POOL, batch, available)
         for row, context in enumerate(contexts):
-            np.testing.assert_allclose(
-                np.asarray(batched[row]), np.asarray(scorer(POOL, context, available[row])),
-                rtol=1e-5,
-            )  # fmt: skip
+            one = np.asarray(scorer(POOL, context, available[row]))
+            scale = np.abs(one[np.isfinite(one)]).max()
+            # jit and eager sum in other orders: KL's cancellation leaves ~1e-7 of the largest.
+            np.testing.assert_allclose(np.asarray(batched[row]), one, rtol=1e-5, atol=1e-5 * scale)
 
 
 def test_sympson_hetter_lottery_combines_with_any_rule():

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from qbank.cat.select.context import SelectionContext, mask_scores, trapezoid_weights
 from qbank.irt.model import ItemParams, probability
 
-__all__ = ["expected_posterior_variance", "score_mepv"]
+__all__ = ["expected_posterior_variance", "probability_table", "score_mepv"]
 
 
 def _variance(moments: jax.Array) -> jax.Array:
@@ -23,8 +23,17 @@ def _variance(moments: jax.Array) -> jax.Array:
     return jnp.maximum(moments[2] / moments[0] - mean * mean, 0.0)
 
 
+def probability_table(items: ItemParams, grid: jax.Array) -> jax.Array:
+    """P of every item on the grid, ``(n_points, n_items)``: pool-only."""
+    return probability(grid[:, None], items.a, items.b, items.c)
+
+
 def expected_posterior_variance(
-    items: ItemParams, theta_hat: jax.Array, grid: jax.Array, log_posterior: jax.Array
+    items: ItemParams,
+    theta_hat: jax.Array,
+    grid: jax.Array,
+    log_posterior: jax.Array,
+    table: jax.Array | None = None,
 ) -> jax.Array:
     """EPV of every item, shape ``(n_items,)``.
 
@@ -34,14 +43,20 @@ def expected_posterior_variance(
     """
     posterior = jnp.exp(log_posterior - jnp.max(log_posterior)) * trapezoid_weights(grid)
     powers = jnp.stack([posterior, posterior * grid, posterior * grid * grid])  # (3, n_points)
-    p_grid = probability(grid[:, None], items.a, items.b, items.c)  # (n_points, n_items)
+    p_grid = probability_table(items, grid) if table is None else table
     p_hat = probability(theta_hat, items.a, items.b, items.c)
     right, wrong = powers @ p_grid, powers @ (1.0 - p_grid)  # (3, n_items) each
     return p_hat * _variance(right) + (1.0 - p_hat) * _variance(wrong)
 
 
-def score_mepv(items: ItemParams, context: SelectionContext, available: jax.Array) -> jax.Array:
-    """−EPV of each available item."""
+def score_mepv(
+    items: ItemParams,
+    context: SelectionContext,
+    available: jax.Array,
+    *,
+    table: jax.Array | None = None,
+) -> jax.Array:
+    """−EPV of each available item (``table``: ``probability_table``)."""
     log_posterior = context.log_likelihood + context.log_prior
-    epv = expected_posterior_variance(items, context.theta_hat, context.grid, log_posterior)
+    epv = expected_posterior_variance(items, context.theta_hat, context.grid, log_posterior, table)
     return mask_scores(-epv, available)

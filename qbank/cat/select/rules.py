@@ -17,18 +17,28 @@ import jax
 from qbank.cat.argmax import first_argmax
 from qbank.cat.select.a_stratified import DEFAULT_N_STRATA, b_blocked_strata, score_astrat
 from qbank.cat.select.context import SelectionContext
-from qbank.cat.select.expected_posterior_variance import score_mepv
-from qbank.cat.select.kullback_leibler import score_kl, score_klp
+from qbank.cat.select.expected_posterior_variance import probability_table, score_mepv
+from qbank.cat.select.kullback_leibler import kl_table, score_kl, score_klp
 from qbank.cat.select.mfi import score_mfi
 from qbank.cat.select.progressive import DEFAULT_TEST_LEN, score_progressive
 from qbank.cat.select.randomesque import DEFAULT_RANDOMESQUE, select_randomesque
-from qbank.cat.select.weighted_information import score_mlwi, score_mpwi
+from qbank.cat.select.weighted_information import information_table, score_mlwi, score_mpwi
 from qbank.errors import InvalidInputError
+from qbank.irt.eap import make_grid
 from qbank.irt.model import ItemParams
 
 __all__ = ["DEFAULT_RANDOMESQUE", "RULES", "Rule", "Scorer", "choose_from_scores", "rule_scorer"]
 
 Scorer = Callable[[ItemParams, SelectionContext, jax.Array], jax.Array]
+
+# Rules that integrate a pool-by-grid table: rule_scorer computes it once per pool.
+_GRID_TABLES: dict[str, Callable[[ItemParams, jax.Array], jax.Array]] = {
+    "mlwi": information_table,
+    "mpwi": information_table,
+    "mepv": probability_table,
+    "kl": kl_table,
+    "klp": kl_table,
+}
 
 
 class Rule(NamedTuple):
@@ -73,9 +83,14 @@ def _check_rule(rule: str) -> Rule:
     return RULES[rule]
 
 
-def rule_scorer(rule: str, items: ItemParams, **options: float) -> Scorer:
-    """The scoring function of ``rule`` with its options bound (and pool strata for astrat).
+def rule_scorer(
+    rule: str, items: ItemParams, grid: jax.Array | None = None, **options: float
+) -> Scorer:
+    """The scoring function of ``rule`` with its options and pool-only tables bound.
 
+    What depends on the pool alone is computed here, once: astrat's strata, and the
+    ``(n_points, n_items)`` tables of I, P or log P/log Q on ``grid`` (default the 61-point grid
+    on [−4, 4]) that mlwi, mpwi, mepv, kl and klp integrate; contexts must use that grid.
     Options: ``test_len`` (progressive, astrat; default 20), ``acceleration`` (progressive,
     default 1), ``n_strata`` (astrat, default 4).
 
@@ -100,6 +115,9 @@ def rule_scorer(rule: str, items: ItemParams, **options: float) -> Scorer:
             raise InvalidInputError(f"n_strata must be in [1, n_items], got {n_strata}")
         strata = b_blocked_strata(items, n_strata)
         return partial(score_astrat, strata=strata, test_len=test_len, n_strata=n_strata)
+    if rule in _GRID_TABLES:
+        table = _GRID_TABLES[rule](items, make_grid() if grid is None else grid)
+        return partial(spec.score, table=table)
     return spec.score
 
 

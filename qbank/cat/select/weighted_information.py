@@ -13,23 +13,42 @@ import jax.numpy as jnp
 from qbank.cat.select.context import SelectionContext, mask_scores, trapezoid_weights
 from qbank.irt.model import ItemParams, information
 
-__all__ = ["score_mlwi", "score_mpwi", "weighted_information"]
+__all__ = ["information_table", "score_mlwi", "score_mpwi", "weighted_information"]
 
 
-def weighted_information(items: ItemParams, grid: jax.Array, log_weight: jax.Array) -> jax.Array:
+def information_table(items: ItemParams, grid: jax.Array) -> jax.Array:
+    """I of every item on the grid, ``(n_points, n_items)``: pool-only."""
+    return information(grid[:, None], items.a, items.b, items.c)
+
+
+def weighted_information(
+    items: ItemParams, grid: jax.Array, log_weight: jax.Array, table: jax.Array | None = None
+) -> jax.Array:
     """∫ w(θ) I_i(θ) dθ for every item, with w = exp(log_weight − max log_weight)."""
     weight = jnp.exp(log_weight - jnp.max(log_weight)) * trapezoid_weights(grid)
-    info = information(grid[:, None], items.a, items.b, items.c)  # (n_points, n_items)
+    info = information_table(items, grid) if table is None else table
     return weight @ info
 
 
-def score_mlwi(items: ItemParams, context: SelectionContext, available: jax.Array) -> jax.Array:
-    """Maximum likelihood-weighted information."""
-    scores = weighted_information(items, context.grid, context.log_likelihood)
+def score_mlwi(
+    items: ItemParams,
+    context: SelectionContext,
+    available: jax.Array,
+    *,
+    table: jax.Array | None = None,
+) -> jax.Array:
+    """Maximum likelihood-weighted information (``table``: ``information_table``)."""
+    scores = weighted_information(items, context.grid, context.log_likelihood, table)
     return mask_scores(scores, available)
 
 
-def score_mpwi(items: ItemParams, context: SelectionContext, available: jax.Array) -> jax.Array:
-    """Maximum posterior-weighted information."""
+def score_mpwi(
+    items: ItemParams,
+    context: SelectionContext,
+    available: jax.Array,
+    *,
+    table: jax.Array | None = None,
+) -> jax.Array:
+    """Maximum posterior-weighted information (``table``: ``information_table``)."""
     log_posterior = context.log_likelihood + context.log_prior
-    return mask_scores(weighted_information(items, context.grid, log_posterior), available)
+    return mask_scores(weighted_information(items, context.grid, log_posterior, table), available)
