@@ -1,5 +1,11 @@
-"""Item response theory: the 3PL model, EAP ability estimation and MML item calibration."""
+"""Item response theory: the 3PL model, ability estimation (EAP, MAP, ML, WLE), MML calibration."""
 
+from qbank.irt.ability import (
+    ESTIMATORS,
+    AbilityEstimate,
+    estimate_theta,
+    estimate_theta_batched,
+)
 from qbank.irt.datasets import lsat6, lsat7
 from qbank.irt.eap import (
     EapEstimate,
@@ -35,9 +41,11 @@ __all__ = [
     "DEFAULT_B",
     "DEFAULT_C",
     "DEFAULT_PRIORS",
+    "ESTIMATORS",
     "MAX_A",
     "MAX_ABS_B",
     "MODELS",
+    "AbilityEstimate",
     "CycleProgress",
     "EapEstimate",
     "ItemParams",
@@ -46,6 +54,8 @@ __all__ = [
     "Priors",
     "calibrate_mml",
     "eap_estimate",
+    "estimate_theta",
+    "estimate_theta_batched",
     "information",
     "log_likelihood",
     "lsat6",

@@ -11,6 +11,7 @@ from qbank.cat.exposure.lottery_rng import hashed_uniforms
 
 __all__ = [
     "lottery_score",
+    "ranked_lottery_score",
     "select_sympson_hetter",
     "select_sympson_hetter_batch",
 ]
@@ -26,6 +27,20 @@ def lottery_score(info: jax.Array, available: jax.Array, accepted: jax.Array) ->
     """
     rejected_score = -1.0 / (1.0 + info)
     return jnp.where(available, jnp.where(accepted, info, rejected_score), -2.0)
+
+
+def ranked_lottery_score(scores: jax.Array, available: jax.Array, accepted: jax.Array) -> jax.Array:
+    """``lottery_score`` for the scores of any rule that ranks items (higher is better).
+
+    Accepted items keep their score; available items whose lottery failed are shifted below the
+    lowest accepted one, keeping their order; unavailable items get −inf. The maximum is the best
+    accepted item or, when every lottery failed, the best available one (DESIGN.md's fallback).
+    """
+    finite = available & jnp.isfinite(scores)
+    high = jnp.max(jnp.where(finite, scores, -jnp.inf))
+    low = jnp.min(jnp.where(finite, scores, jnp.inf))
+    rejected_score = scores - (high - low) - 1.0
+    return jnp.where(finite, jnp.where(accepted, scores, rejected_score), -jnp.inf)
 
 
 def select_sympson_hetter(
