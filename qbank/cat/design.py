@@ -17,6 +17,7 @@ JSON form (every key optional; these are the defaults, today's behaviour)::
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -119,12 +120,13 @@ class TestDesign:
         make_score_fn(self.selection, self.selection_options)
         estimator_fn(self.estimator)
         if self.exposure not in EXPOSURE_METHODS:
+            methods = ", ".join(EXPOSURE_METHODS)
             raise InvalidInputError(
-                f"exposure.method must be one of {', '.join(EXPOSURE_METHODS)}, got {self.exposure!r}"
+                f"exposure.method must be one of {methods}, got {self.exposure!r}"
             )
         edges = [_number(edge, "exposure.strata_edges") for edge in self.strata_edges]
         if self.exposure == "conditional_sympson_hetter":
-            if not edges or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+            if not edges or any(b <= a for a, b in itertools.pairwise(edges)):
                 raise InvalidInputError(
                     "exposure.strata_edges must be a non-empty increasing list for "
                     "conditional_sympson_hetter"

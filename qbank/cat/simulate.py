@@ -328,7 +328,8 @@ def simulate(
                 sim_key, theta, items, k, grid, log_prior, test_len, select_at_true, set_aside,
                 edges, by_estimate,
             )  # fmt: skip
-        assert design is not None and arrays is not None
+        assert design is not None
+        assert arrays is not None
         return _simulate_one_design(
             sim_key, theta, items, k, grid, log_prior, test_len, select_at_true, set_aside,
             edges, by_estimate, design, arrays,

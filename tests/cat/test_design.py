@@ -12,7 +12,8 @@ from qbank.irt.grid_estimators import ESTIMATORS
 def test_defaults_are_todays_cat():
     design = TestDesign.from_json({})
     assert (design.selection, design.estimator, design.exposure) == ("mfi", "eap", "none")
-    assert design.stopping.max_len == 25 and not design.stopping.variable_length
+    assert design.stopping.max_len == 25
+    assert not design.stopping.variable_length
     assert TestDesign.from_json(design.as_json()) == design
 
 
@@ -30,7 +31,8 @@ def test_round_trip_of_a_full_design():
     assert TestDesign.from_json(design.as_json()) == design
     assert hash(design) == hash(TestDesign.from_json(data))
     rules = design.stop_rules()
-    assert float(rules.se_max) == pytest.approx(0.3) and float(rules.z) == pytest.approx(1.64)
+    assert float(rules.se_max) == pytest.approx(0.3)
+    assert float(rules.z) == pytest.approx(1.64)
 
 
 @pytest.mark.parametrize(
