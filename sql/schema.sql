@@ -185,6 +185,18 @@ ALTER TABLE item_exposure_control ADD COLUMN IF NOT EXISTS changed_by VARCHAR(64
 -- rest of a quiz when it loses its lottery); NULL for the seed's rule and manual values.
 ALTER TABLE item_exposure_control ADD COLUMN IF NOT EXISTS update_rule VARCHAR(32);
 
+-- One test design per exam (qbank.cat.design.TestDesign's JSON form): selection rule, estimator,
+-- exposure control, stopping rules and blueprint. An exam without a row uses the defaults and
+-- the selector_strategy flag. A new table: `qbank db init` creates it on existing databases.
+CREATE TABLE IF NOT EXISTS exam_designs (
+    tenant_id VARCHAR(64) NOT NULL,
+    exam_code VARCHAR(64) NOT NULL,
+    design JSONB NOT NULL,
+    updated_by VARCHAR(128),
+    updated_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (tenant_id, exam_code)
+);
+
 CREATE TABLE IF NOT EXISTS feature_flags (
     tenant_id VARCHAR(64) NOT NULL,
     key VARCHAR(128) NOT NULL,

@@ -1,11 +1,11 @@
-"""Admin: exposure items, sh_p, S–H calibration runs, flags and cohorts."""
+"""Admin: exposure items, sh_p, S–H calibration runs, flags, cohorts and exam test designs."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Annotated, Any
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
@@ -16,6 +16,7 @@ from api.security import current_principal, requires
 from qbank.cat import CalibrationParams
 from qbank.services.access import flags
 from qbank.services.calibration import irt, run_apply, run_views, runs, sh
+from qbank.services.delivery import exam_design
 from qbank.services.exposure import sh_p
 
 __all__ = ["ROUTES"]
@@ -23,6 +24,8 @@ __all__ = ["ROUTES"]
 ADMINS = requires("admin")
 RUNS = "/v1/admin/exposure/calibrate_sh"
 ID = Annotated[str, PathParameter(max_length=64, pattern=NO_NUL)]
+EXAM = Annotated[str, PathParameter(min_length=1, max_length=64, pattern=NO_NUL)]
+DESIGN = "/v1/admin/exams/{exam_code:str}/design"
 
 
 def _tenant(request: Request[Any, Any, Any]) -> str:
@@ -289,6 +292,32 @@ def assign_cohort(
     }
 
 
+@get(DESIGN, guards=[ADMINS], sync_to_thread=True, responses=ERROR_RESPONSES, tags=["admin"])
+def get_design(
+    request: Request[Any, Any, Any], exam_code: EXAM, runtime: NamedDependency[Runtime]
+) -> dict[str, Any]:
+    """The exam's test design; ``stored`` false means none is set (the defaults are shown)."""
+    view = exam_design.get_exam_design(runtime.sessions, _tenant(request), exam_code)
+    return dataclasses.asdict(view)
+
+
+@put(DESIGN, guards=[ADMINS], sync_to_thread=True, responses=ERROR_RESPONSES, tags=["admin"])
+def put_design(
+    request: Request[Any, Any, Any],
+    exam_code: EXAM,
+    data: JSONBody[dict[str, Any]],
+    runtime: NamedDependency[Runtime],
+) -> dict[str, Any]:
+    """Set the exam's test design: selection rule and options, estimator, exposure control,
+    stopping rules and blueprint (see ``qbank.cat.design``); 400 naming a bad field.
+    """
+    principal = current_principal(request)
+    view = exam_design.set_exam_design(
+        runtime.sessions, principal.tenant_id, exam_code, data, principal.user_id
+    )
+    return dataclasses.asdict(view)
+
+
 ROUTES = [
     exposure_items,
     exposure_set,
@@ -303,4 +332,6 @@ ROUTES = [
     cancel,
     set_flag,
     assign_cohort,
+    get_design,
+    put_design,
 ]

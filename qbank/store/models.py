@@ -30,6 +30,7 @@ __all__ = [
     "Base",
     "CalibrationRun",
     "CohortAssignment",
+    "ExamDesign",
     "FeatureFlag",
     "ItemCalibration",
     "ItemExposureControl",
@@ -284,6 +285,16 @@ class ItemExposureControl(Base):
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
     changed_by: Mapped[str | None] = mapped_column(String(64))
     update_rule: Mapped[str | None] = mapped_column(String(32))  # what produced sh_p
+
+
+class ExamDesign(Base):
+    __tablename__ = "exam_designs"
+
+    tenant_id: Mapped[str] = mapped_column(Tenant, primary_key=True)
+    exam_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    design: Mapped[dict[str, Any]] = mapped_column(Json)
+    updated_by: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class FeatureFlag(Base):
