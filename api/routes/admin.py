@@ -308,8 +308,10 @@ def put_design(
     data: JSONBody[dict[str, Any]],
     runtime: NamedDependency[Runtime],
 ) -> dict[str, Any]:
-    """Set the exam's test design: selection rule and options, estimator, exposure control,
-    stopping rules and blueprint (see ``qbank.cat.design``); 400 naming a bad field.
+    """Set the exam's test design (``qbank.cat.design``); 400 naming a bad field.
+
+    A design holds the selection rule and options, estimator, exposure control, stopping
+    rules and blueprint.
     """
     principal = current_principal(request)
     view = exam_design.set_exam_design(

@@ -97,7 +97,7 @@ def _check_blueprint_topics(session: Session, tenant_id: str, design: TestDesign
     known = set(
         session.scalars(
             select(Topic.name).where(Topic.tenant_id == tenant_id, Topic.name.in_(names))
-        )  # fmt: skip
+        )
     )
     missing = [name for name in names if name not in known]
     if missing:
