@@ -231,7 +231,7 @@ class DesignedChoice(NamedTuple):
     """One delivery step under a test design."""
 
     stop: bool  # a stopping rule fired before this item: the quiz is over
-    index: int  # the chosen item (meaningless when ``stop``)
+    item: int  # index of the chosen item (meaningless when ``stop``)
     considered: np.ndarray  # (n_items,) bool: the lottery walk's considered items, chosen too
     theta: float  # θ̂ by the design's estimator, at which the item was chosen
     se: float

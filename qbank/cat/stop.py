@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 __all__ = ["StopRules", "classify", "should_stop"]
 
@@ -30,10 +31,10 @@ class StopRules(NamedTuple):
 
 def should_stop(
     rules: StopRules,
-    n_given: jax.Array,
-    theta_hat: jax.Array,
-    se: jax.Array,
-    max_info_left: jax.Array,
+    n_given: ArrayLike,
+    theta_hat: ArrayLike,
+    se: ArrayLike,
+    max_info_left: ArrayLike,
 ) -> jax.Array:
     """Whether the test ends before the next item; broadcasts over simulees.
 
@@ -45,6 +46,8 @@ def should_stop(
         max_info_left: largest Fisher information at θ̂ among the items still available
             (0 when none is left).
     """
+    n_given, theta_hat, se = jnp.asarray(n_given), jnp.asarray(theta_hat), jnp.asarray(se)
+    max_info_left = jnp.asarray(max_info_left)
     precise = se <= rules.se_max
     exhausted = max_info_left < rules.min_info
     # Kingsbury & Weiss (1983): the interval θ̂ ± z·SE lies wholly on one side of the cut.
@@ -54,7 +57,7 @@ def should_stop(
     return (n_given >= rules.max_len) | fired
 
 
-def classify(theta_hat: jax.Array, cut: jax.Array) -> jax.Array:
+def classify(theta_hat: ArrayLike, cut: ArrayLike) -> jax.Array:
     """Pass (True) when θ̂ ≥ cut: the decision reported at the end of a classification test."""
-    passed: jax.Array = theta_hat >= cut
+    passed: jax.Array = jnp.asarray(theta_hat) >= jnp.asarray(cut)
     return passed
