@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.cat import CalibrationParams, CalibrationResult, IterationProgress, calibrate_sh
 from qbank.cat.calibration.sh import compile_simulation
+from qbank.cat.design import TestDesign
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
 from qbank.jobs.queue import JobQueue
 from qbank.services.calibration.runs import (
@@ -22,6 +23,7 @@ from qbank.services.calibration.runs import (
     create_run_record,
     enqueue_run,
 )
+from qbank.services.delivery.exam_design import load_exam_design
 from qbank.services.delivery.item_pool import ItemPool, load_exam_pool
 from qbank.services.exposure.sh_p import write_sh_p
 from qbank.store.models import ItemExposureControl, Question
@@ -31,7 +33,9 @@ __all__ = [
     "CalibrationReport",
     "calibrate_pool",
     "create_run",
+    "design_params",
     "params_from_json",
+    "split_design",
     "start_run",
 ]
 
@@ -45,6 +49,7 @@ class CalibrationReport:
     result: CalibrationResult
     compile_s: float
     run_s: float
+    design: TestDesign | None = None  # the exam's test design the simulees took, if any
 
     @property
     def simulee_steps_per_s(self) -> float:
@@ -79,6 +84,7 @@ class CalibrationReport:
                 "simulee_steps_per_s": self.simulee_steps_per_s,
             },
             "k": self.k_rows(),
+            "design": None if self.design is None else self.design.as_json(),
         }
 
 
@@ -86,8 +92,12 @@ def calibrate_pool(
     pool: ItemPool,
     params: CalibrationParams,
     on_iteration: Callable[[IterationProgress], Any] | None = None,
+    design: TestDesign | None = None,
 ) -> CalibrationReport:
     """Calibrate k for ``pool``; compile time is measured apart from the run.
+
+    With an exam's ``design`` the simulees take its tests (selection rule, estimator, stopping
+    rules, blueprint); ``params`` should come from ``design_params``.
 
     Raises:
         InvalidInputError: the parameters do not fit the pool (test longer than the pool,
@@ -95,13 +105,28 @@ def calibrate_pool(
     """
     params.item_tau(pool.topics)  # unknown topics fail before the compile
     started = time.perf_counter()
-    simulation = compile_simulation(params, pool.n_items)
+    blueprint = None if design is None else design.blueprint_for(pool.topics)
+    simulation = compile_simulation(params, pool.n_items, design, blueprint)
     compiled = time.perf_counter()
     result = calibrate_sh(
         params, pool.items, pool.k, pool.topics, on_iteration=on_iteration, simulation=simulation
     )
     finished = time.perf_counter()
-    return CalibrationReport(pool, params, result, compiled - started, finished - compiled)
+    return CalibrationReport(pool, params, result, compiled - started, finished - compiled, design)
+
+
+def design_params(params: CalibrationParams, design: TestDesign | None) -> CalibrationParams:
+    """The calibration's parameters under a design: its tests are ``stopping.max_len`` long."""
+    if design is None:
+        return params
+    return dataclasses.replace(params, test_len=design.stopping.max_len)
+
+
+def split_design(values: dict[str, Any]) -> tuple[dict[str, Any], TestDesign | None]:
+    """A run's stored ``params`` without its ``design``, and that design (None: none)."""
+    rest = dict(values)
+    stored = rest.pop("design", None)
+    return rest, None if stored is None else TestDesign.from_json(stored)
 
 
 def params_from_json(values: dict[str, Any]) -> CalibrationParams:
@@ -139,14 +164,18 @@ def create_run(
     pool = load_exam_pool(sessions, tenant_id, exam_code)
     if pool.n_items == 0:
         raise NotFoundError(f"exam {exam_code!r} has no live published items")
+    design = load_exam_design(sessions, tenant_id, exam_code)
+    params = design_params(params, design)
     if params.test_len > pool.n_items:
         raise InvalidInputError(
             f"test_len ({params.test_len}) exceeds the exam's pool size ({pool.n_items})"
         )
     params.item_tau(pool.topics)
+    recorded = dataclasses.asdict(params)
+    if design is not None:  # the run simulates under the exam's design, and says so
+        recorded["design"] = design.as_json()
     return create_run_record(
-        sessions, tenant_id, "sh", exam_code, dataclasses.asdict(params),
-        total_iters=params.iters, dry_run=dry_run,
+        sessions, tenant_id, "sh", exam_code, recorded, total_iters=params.iters, dry_run=dry_run,
     )  # fmt: skip
 
 
@@ -170,17 +199,19 @@ def _result(report: Any) -> dict[str, Any]:
         "exposure_rates_after": [round(float(x), 6) for x in result.final_exposure_rates],
         "timing": {"compile_s": report.compile_s, "run_s": report.run_s,
                    "simulee_steps_per_s": report.simulee_steps_per_s},
+        "design": None if report.design is None else report.design.as_json(),
     }  # fmt: skip
 
 
 def _execute_sh(sessions: sessionmaker[Session], context: RunContext) -> dict[str, Any]:
-    params = params_from_json(context.params)
+    values, design = split_design(context.params)
+    params = params_from_json(values)
 
     def progress(step: IterationProgress) -> None:
         context.report(step.current_iter, step.total_iters, step.row)
 
     pool = load_exam_pool(sessions, context.tenant_id, context.exam_code)
-    return _result(calibrate_pool(pool, params, on_iteration=progress))
+    return _result(calibrate_pool(pool, params, on_iteration=progress, design=design))
 
 
 def _write_sh(
