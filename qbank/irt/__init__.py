@@ -8,6 +8,13 @@ from qbank.irt.eap import (
     prior_log_density,
     update_log_posterior,
 )
+from qbank.irt.grid_estimators import (
+    ESTIMATORS,
+    EstimatorFn,
+    GridPosterior,
+    estimator_fn,
+    register_estimator,
+)
 from qbank.irt.mml import (
     DEFAULT_PRIORS,
     MODELS,
@@ -35,17 +42,21 @@ __all__ = [
     "DEFAULT_B",
     "DEFAULT_C",
     "DEFAULT_PRIORS",
+    "ESTIMATORS",
     "MAX_A",
     "MAX_ABS_B",
     "MODELS",
     "CycleProgress",
     "EapEstimate",
+    "EstimatorFn",
+    "GridPosterior",
     "ItemParams",
     "MmlResult",
     "MmlSettings",
     "Priors",
     "calibrate_mml",
     "eap_estimate",
+    "estimator_fn",
     "information",
     "log_likelihood",
     "lsat6",
@@ -53,6 +64,7 @@ __all__ = [
     "make_grid",
     "prior_log_density",
     "probability",
+    "register_estimator",
     "simulate_responses",
     "update_log_posterior",
 ]
