@@ -137,8 +137,11 @@ class TestDesign:
 
     def _check_blueprint(self) -> None:
         names = [name for name, _ in self.blueprint]
-        if any(not isinstance(name, str) or not name.strip() for name in names):
-            raise InvalidInputError("blueprint topics must be non-empty names")
+        if any(
+            not isinstance(name, str) or not name.strip() or len(name) > 200 or "\x00" in name
+            for name in names
+        ):
+            raise InvalidInputError("blueprint topics must be names of 1 to 200 characters")
         if len(set(names)) != len(names):
             raise InvalidInputError("blueprint topics must be distinct")
         if names != sorted(names):
@@ -160,7 +163,8 @@ class TestDesign:
         selection = _mapping(data.get("selection", {}), "selection", {"rule", "options"})
         options = selection.get("options", {})
         if not isinstance(options, Mapping) or not all(
-            isinstance(value, str | int | float) for value in options.values()
+            isinstance(value, int | float) or (isinstance(value, str) and "\x00" not in value)
+            for value in options.values()
         ):
             raise InvalidInputError("selection.options must be an object of numbers or strings")
         exposure = _mapping(data.get("exposure", {}), "exposure", {"method", "strata_edges"})
