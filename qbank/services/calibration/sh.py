@@ -70,8 +70,11 @@ class CalibrationReport:
         ]
 
     def as_json(self) -> dict[str, Any]:
-        """The CLI's ``--json`` object: history, metrics, why it stopped, timing and k."""
-        return {
+        """The CLI's ``--json`` object: history, metrics, why it stopped, timing and k.
+
+        A calibration under an exam's test design adds that ``design``.
+        """
+        report: dict[str, Any] = {
             "update_rule": self.params.update_rule,
             "conditional": self.params.conditional,
             "strata": list(self.params.strata_edges),
@@ -84,8 +87,10 @@ class CalibrationReport:
                 "simulee_steps_per_s": self.simulee_steps_per_s,
             },
             "k": self.k_rows(),
-            "design": None if self.design is None else self.design.as_json(),
         }
+        if self.design is not None:
+            report["design"] = self.design.as_json()
+        return report
 
 
 def calibrate_pool(
