@@ -365,6 +365,16 @@ class ConditionalExposureOut(msgspec.Struct):
     by_stratum: list[StratumExposureOut]
 
 
+class ExamDesignOut(msgspec.Struct):
+    """An exam's test design (``qbank.cat.design``); ``stored`` false: none set, the defaults."""
+
+    exam_code: str
+    design: dict[str, Any]
+    stored: bool
+    updated_at: str | None = None
+    updated_by: str | None = None
+
+
 class ExposureSetOut(msgspec.Struct):
     """The sh_p now stored for an item version."""
 

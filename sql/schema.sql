@@ -193,6 +193,18 @@ ALTER TABLE item_exposure_control ADD COLUMN IF NOT EXISTS update_rule VARCHAR(3
 ALTER TABLE item_exposure_control ADD COLUMN IF NOT EXISTS strata JSONB;
 ALTER TABLE item_exposure_control ADD COLUMN IF NOT EXISTS sh_p_by_stratum JSONB;
 
+-- One test design per exam (qbank.cat.design.TestDesign's JSON form): selection rule, estimator,
+-- exposure control, stopping rules and blueprint. An exam without a row uses the defaults and
+-- the selector_strategy flag. A new table: `qbank db init` creates it on existing databases.
+CREATE TABLE IF NOT EXISTS exam_designs (
+    tenant_id VARCHAR(64) NOT NULL,
+    exam_code VARCHAR(64) NOT NULL,
+    design JSONB NOT NULL,
+    updated_by VARCHAR(128),
+    updated_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (tenant_id, exam_code)
+);
+
 CREATE TABLE IF NOT EXISTS feature_flags (
     tenant_id VARCHAR(64) NOT NULL,
     key VARCHAR(128) NOT NULL,

@@ -1,4 +1,4 @@
-"""Admin: exposure items, sh_p, S–H calibration runs, flags and cohorts."""
+"""Admin: exposure items, sh_p, S–H calibration runs, flags, cohorts and exam test designs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
@@ -16,6 +16,7 @@ from api.responses import (
     ApplyOut,
     CohortOut,
     ConditionalExposureOut,
+    ExamDesignOut,
     ExposureItemOut,
     ExposurePage,
     ExposureSetOut,
@@ -35,6 +36,7 @@ from qbank.errors import InvalidInputError
 from qbank.services.access import flags
 from qbank.services.authoring.exams import require_exam
 from qbank.services.calibration import irt, run_apply, run_views, runs, sh
+from qbank.services.delivery import exam_design
 from qbank.services.exposure import conditional, sh_p, table
 
 __all__ = ["ROUTES"]
@@ -49,6 +51,8 @@ PageSize = Annotated[int, QueryParameter(ge=1, le=200)]
 RunKindName = Literal["sh", "irt", "sweep"]
 RunStatusName = Literal["queued", "running", "done", "failed", "cancelled"]
 SortKey = Literal["attempts_7d", "question_id", "topic", "a", "b", "c", "sh_p"]
+EXAM = Annotated[str, PathParameter(min_length=1, max_length=64, pattern=NO_NUL)]
+DESIGN = "/v1/admin/exams/{exam_code:str}/design"
 
 
 def _tenant(request: Request[Any, Any, Any]) -> str:
@@ -349,6 +353,46 @@ def assign_cohort(
     return CohortOut(data.user_id, data.cohort_key, data.cohort_value)
 
 
+@get(
+    DESIGN,
+    guards=[ADMINS],
+    sync_to_thread=True,
+    responses=error_responses(400, 401, 403, 404, 503),
+    tags=["admin"],
+)
+def get_design(
+    request: Request[Any, Any, Any], exam_code: EXAM, runtime: NamedDependency[Runtime]
+) -> ExamDesignOut:
+    """The exam's test design; ``stored`` false means none is set (the defaults are shown)."""
+    view = exam_design.get_exam_design(runtime.sessions, _tenant(request), exam_code)
+    return msgspec.convert(dataclasses.asdict(view), ExamDesignOut)
+
+
+@put(
+    DESIGN,
+    guards=[ADMINS],
+    sync_to_thread=True,
+    responses=error_responses(400, 401, 403, 404, 503),
+    tags=["admin"],
+)
+def put_design(
+    request: Request[Any, Any, Any],
+    exam_code: EXAM,
+    data: JSONBody[dict[str, Any]],
+    runtime: NamedDependency[Runtime],
+) -> ExamDesignOut:
+    """Set the exam's test design (``qbank.cat.design``); 400 naming a bad field.
+
+    A design holds the selection rule and options, estimator, exposure control, stopping
+    rules and blueprint.
+    """
+    principal = current_principal(request)
+    view = exam_design.set_exam_design(
+        runtime.sessions, principal.tenant_id, exam_code, data, principal.user_id
+    )
+    return msgspec.convert(dataclasses.asdict(view), ExamDesignOut)
+
+
 ROUTES = [
     exposure_items,
     exposure_conditional,
@@ -364,4 +408,6 @@ ROUTES = [
     cancel,
     set_flag,
     assign_cohort,
+    get_design,
+    put_design,
 ]

@@ -7,6 +7,7 @@ unavailable, padded responses masked out) and the whole step runs as one jitted 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -15,21 +16,29 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from qbank.cat.argmax import first_argmax
+from qbank.cat.balance import Blueprint, topic_mask
+from qbank.cat.design import TestDesign
 from qbank.cat.exposure.lottery_rng import hashed_uniforms
 from qbank.cat.exposure.set_aside import considered_items
 from qbank.cat.exposure.sympson_hetter import lottery_score
 from qbank.cat.select.choose import SELECTORS
+from qbank.cat.select.registry import SelectionState, choose_by_score, make_score_fn
+from qbank.cat.stop import should_stop
 from qbank.errors import InvalidInputError
 from qbank.irt.eap import eap_estimate, make_grid, prior_log_density
-from qbank.irt.model import information, log_likelihood
+from qbank.irt.grid_estimators import GridPosterior, estimator_fn
+from qbank.irt.model import ItemParams, information, log_likelihood
 
 __all__ = [
     "AbilityEstimate",
+    "DesignedChoice",
     "PreparedItems",
+    "choose_designed",
     "choose_item",
     "choose_prepared",
     "choose_prepared_with_walk",
     "estimate_ability",
+    "estimate_ability_with",
     "prepare_items",
     "with_k",
 ]
@@ -221,4 +230,145 @@ def estimate_ability(
         _pad(answers, size, 0.0),
         np.arange(size) < answers.shape[0],
     )
+    return AbilityEstimate(float(theta), float(se))
+
+
+class DesignedChoice(NamedTuple):
+    """One delivery step under a test design."""
+
+    stop: bool  # a stopping rule fired before this item: the quiz is over
+    item: int  # index of the chosen item (meaningless when ``stop``)
+    considered: np.ndarray  # (n_items,) bool: the lottery walk's considered items, chosen too
+    theta: float  # θ̂ by the design's estimator, at which the item was chosen
+    se: float
+
+
+def _answered_log_posterior(
+    grid: jax.Array, a: jax.Array, b: jax.Array, c: jax.Array, correct: jax.Array,
+    answered: jax.Array,
+) -> jax.Array:  # fmt: skip
+    loglik = log_likelihood(correct[:, None], grid, a[:, None], b[:, None], c[:, None])
+    return prior_log_density(grid) + jnp.sum(jnp.where(answered[:, None], loglik, 0.0), 0)
+
+
+def _designed_step(
+    seed_word: jax.Array,
+    pool: PreparedItems,
+    available: jax.Array,
+    blueprint: Blueprint,
+    topic_counts: jax.Array,
+    answers: tuple[jax.Array, ...],
+    n_given: jax.Array,
+    design: TestDesign,
+) -> tuple[jax.Array, ...]:
+    """The same masks and scores as the simulation's design step, for one examinee."""
+    grid = make_grid()
+    a_answered, b_answered, c_answered, correct, answered = answers
+    log_posterior = _answered_log_posterior(grid, a_answered, b_answered, c_answered, correct,
+                                            answered)  # fmt: skip
+    evidence = GridPosterior(log_posterior, prior_log_density(grid), grid, answered,
+                             ItemParams(a_answered, b_answered, c_answered), correct)  # fmt: skip
+    theta, se = estimator_fn(design.estimator)(evidence)
+    info = information(theta, pool.a, pool.b, pool.c)
+    rules = design.stop_rules()
+    stop = should_stop(rules, n_given, theta, se, jnp.max(jnp.where(available, info, 0.0)))
+    candidates = topic_mask(blueprint, topic_counts, available) if design.blueprint else available
+    state = SelectionState(theta, info, candidates, log_posterior, grid, n_given, rules.max_len,
+                           seed_word)  # fmt: skip
+    score = make_score_fn(design.selection, design.selection_options)(
+        state, ItemParams(pool.a, pool.b, pool.c)
+    )
+    accepted = hashed_uniforms(seed_word, pool.a.shape[0]) < pool.k
+    if not design.uses_lottery:
+        accepted = jnp.ones_like(accepted)
+    chosen = choose_by_score(score, candidates, accepted)
+    return stop, chosen, considered_items(score, candidates, chosen), theta, se
+
+
+_designed_step_jit = jax.jit(_designed_step, static_argnames=("design",))
+
+
+def choose_designed(
+    seed_word: int,
+    items: PreparedItems,
+    available: ArrayLike,
+    design: TestDesign,
+    answered: tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike],
+    item_topic: ArrayLike | None = None,
+    topic_counts: ArrayLike | None = None,
+) -> DesignedChoice:
+    """One step of a quiz under an exam's design: stop, or the next item.
+
+    θ̂ comes from the design's estimator on the answers so far; the stopping rules are checked
+    at θ̂ (with the information left among ``available``), then the rule scores the
+    candidates of the most lacking blueprint topic and the S–H lottery (unless the design's
+    exposure is ``none``) picks among them, as in the simulation.
+
+    Args:
+        seed_word: 32-bit seed of this step's lottery (and of rules that draw).
+        items: the prepared pool.
+        available: ``(n_items,)`` candidates (not served, under the exposure cap, not set aside).
+        design: the exam's design.
+        answered: (a, b, c, correct) of the items answered so far, each ``(n_answered,)``.
+        item_topic: ``(n_items,)`` blueprint topic index per item (``TestDesign.blueprint_for``).
+        topic_counts: ``(n_topics + 1,)`` items given per blueprint topic.
+
+    Raises:
+        InvalidInputError: nothing available, or a blueprint without its arrays.
+    """
+    mask = np.asarray(available, bool)
+    if mask.shape != (items.n_items,):
+        raise InvalidInputError(f"available must have shape ({items.n_items},)")
+    if not mask.any():
+        raise InvalidInputError("no item is available to select")
+    size = items.a.shape[0]
+    if design.blueprint:
+        if item_topic is None or topic_counts is None:
+            raise InvalidInputError("a design with a blueprint needs item topics and counts")
+        outside = len(design.blueprint)
+        topics = np.pad(np.asarray(item_topic, np.int32), (0, size - items.n_items),
+                        constant_values=outside)  # fmt: skip
+        blueprint = Blueprint(jnp.asarray(topics), jnp.asarray(
+            [target for _, target in design.blueprint] + [0.0], jnp.float32))  # fmt: skip
+        counts = jnp.asarray(topic_counts, jnp.float32)
+    else:
+        blueprint = Blueprint(jnp.zeros(size, jnp.int32), jnp.ones(1, jnp.float32))
+        counts = jnp.zeros(1, jnp.float32)
+    a, b, c, correct = (np.asarray(x, np.float32) for x in answered)
+    bucket = _bucket(a.shape[0])
+    answers = (
+        _pad(a, bucket, 1.0), _pad(b, bucket, 0.0), _pad(c, bucket, 0.0),
+        _pad(correct, bucket, 0.0), np.arange(bucket) < a.shape[0],
+    )  # fmt: skip
+    stop, index, considered, theta, se = _designed_step_jit(
+        jnp.uint32(seed_word & 0xFFFFFFFF), items, np.pad(mask, (0, size - mask.shape[0])),
+        blueprint, counts, answers, jnp.int32(a.shape[0]), design=design,
+    )  # fmt: skip
+    return DesignedChoice(bool(stop), int(index), np.asarray(considered)[: items.n_items],
+                          float(theta), float(se))  # fmt: skip
+
+
+@partial(jax.jit, static_argnames=("estimator",))
+def _estimate_with(
+    a: jax.Array, b: jax.Array, c: jax.Array, correct: jax.Array, answered: jax.Array,
+    estimator: str,
+) -> tuple[jax.Array, jax.Array]:  # fmt: skip
+    grid = make_grid()
+    log_posterior = _answered_log_posterior(grid, a, b, c, correct, answered)
+    evidence = GridPosterior(log_posterior, prior_log_density(grid), grid, answered,
+                             ItemParams(a, b, c), correct)  # fmt: skip
+    return estimator_fn(estimator)(evidence)
+
+
+def estimate_ability_with(
+    estimator: str, a: ArrayLike, b: ArrayLike, c: ArrayLike, correct: ArrayLike
+) -> AbilityEstimate:
+    """θ̂ and SE by the named estimator (``irt.grid_estimators``) after the responses given."""
+    estimator_fn(estimator)  # an unknown name fails here, not inside jit
+    answers = np.asarray(correct, np.float32)
+    size = _bucket(answers.shape[0])
+    theta, se = _estimate_with(
+        _pad(a, size, 1.0), _pad(b, size, 0.0), _pad(c, size, 0.0), _pad(answers, size, 0.0),
+        np.arange(size) < answers.shape[0], estimator=estimator,
+    )  # fmt: skip
     return AbilityEstimate(float(theta), float(se))

@@ -36,9 +36,18 @@ class ExposureMetrics(NamedTuple):
     rmse: jax.Array  # sqrt(mean((θ̂ − θ)²)) after the last item
 
 
+def _given_slots(administered: jax.Array, n_items: int) -> jax.Array:
+    # −1 marks a position a stopping rule left empty: moved out of range and dropped.
+    return jnp.where(administered >= 0, administered, n_items)
+
+
 def exposure_rates(administered: jax.Array, n_items: int) -> jax.Array:
-    """Share of simulees given each item, from ``(n_simulees, test_len)`` item indices."""
-    counts = jnp.zeros(n_items, jnp.float32).at[administered.reshape(-1)].add(1.0)
+    """Share of simulees given each item, from ``(n_simulees, test_len)`` item indices.
+
+    An index of −1 (no item: the test had ended) counts for no item.
+    """
+    slots = _given_slots(administered, n_items).reshape(-1)
+    counts = jnp.zeros(n_items, jnp.float32).at[slots].add(1.0, mode="drop")
     return counts / administered.shape[0]
 
 
@@ -53,17 +62,20 @@ def exposure_metrics(
 
     The test overlap rate is exact for a fixed-length test: over ordered pairs of simulees,
     Σ_i c_i(c_i − 1) / (n(n − 1)L) with c_i = n·r_i, i.e. (n·Σr_i² − L) / ((n − 1)·L)
-    (Chen, Ankenmann & Spray 2003).
+    (Chen, Ankenmann & Spray 2003). When a stopping rule ended tests early (−1 entries) L is
+    the mean test length, Σ_i r_i: the items shared over the items given, pair by pair.
 
     Args:
-        administered: ``(n_simulees, test_len)`` item indices.
+        administered: ``(n_simulees, test_len)`` item indices (−1: no item, the test had ended).
         final_theta_hat: ``(n_simulees,)`` θ̂ after the last item.
         true_theta: ``(n_simulees,)`` generating abilities.
         tau: ``(n_items,)`` target exposure per item.
         n_items: pool size.
     """
-    n_simulees, test_len = administered.shape
+    n_simulees = administered.shape[0]
     rates = exposure_rates(administered, n_items)
+    # The mean length; exactly the fixed length when no test ended early.
+    test_len = jnp.sum(administered >= 0) / n_simulees
     expected = test_len / n_items
     if n_simulees > 1:
         overlap = (n_simulees * jnp.sum(rates**2) - test_len) / ((n_simulees - 1) * test_len)
@@ -142,7 +154,8 @@ def conditional_exposure_rates(
     n_strata = jnp.asarray(edges).shape[0] + 1
     stratum = theta_strata(true_theta, edges)
     rows = jnp.broadcast_to(stratum[:, None], administered.shape)
-    counts = jnp.zeros((n_strata, n_items), jnp.float32).at[rows, administered].add(1.0)
+    slots = _given_slots(administered, n_items)
+    counts = jnp.zeros((n_strata, n_items), jnp.float32).at[rows, slots].add(1.0, mode="drop")
     n_simulees = jnp.zeros(n_strata, jnp.float32).at[stratum].add(1.0)
     return counts / jnp.maximum(n_simulees, 1.0)[:, None]
 

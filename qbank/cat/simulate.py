@@ -1,4 +1,10 @@
-"""Vectorised CAT simulation: many simulees, fixed test length, S–H lottery, EAP scoring.
+"""Vectorised CAT simulation: many simulees, S–H lottery, EAP scoring, or an exam's design.
+
+Without a ``design`` (or with max information, EAP, fixed length and no blueprint) a step is
+today's fast path. A ``TestDesign`` adds, as masks per simulee inside the same ``lax.scan``: the
+stopping rules (``stop``; a simulee whose test has ended keeps its state and gives no item,
+recorded as −1), the Kingsbury–Zara blueprint (``balance``) and any rule or estimator of the
+registries (``select.registry``, ``irt.grid_estimators``).
 
 Simulees run in parallel with ``vmap``; positions run with ``lax.scan``; simulees are processed
 in chunks (``lax.map`` over ``vmap``ped chunks) so that the ``(chunk, n_items)`` working set of each
@@ -13,10 +19,15 @@ import jax
 import jax.numpy as jnp
 
 from qbank.cat.argmax import first_argmax
+from qbank.cat.balance import Blueprint, topic_mask
+from qbank.cat.design import TestDesign
 from qbank.cat.exposure.lottery_rng import acceptance_threshold, hashed_bits24, word_to_uniform
 from qbank.cat.exposure.set_aside import considered_items, lottery_candidates
 from qbank.cat.exposure.sympson_hetter import lottery_score
+from qbank.cat.select.registry import SelectionState, choose_by_score, make_score_fn
+from qbank.cat.stop import StopRules, should_stop
 from qbank.irt.eap import eap_estimate
+from qbank.irt.grid_estimators import GridPosterior, estimator_fn
 from qbank.irt.model import ItemParams, information, log_likelihood, probability
 
 __all__ = ["SimResult", "simulate", "simulation_chunk_size"]
@@ -25,15 +36,17 @@ __all__ = ["SimResult", "simulate", "simulation_chunk_size"]
 class SimResult(NamedTuple):
     """What a batch of simulated CATs produced."""
 
-    administered: jax.Array  # (n_simulees, test_len) int32 item index per position
-    responses: jax.Array  # (n_simulees, test_len) bool, correct or not
-    theta_hat: jax.Array  # (n_simulees, test_len) EAP θ̂ after each response
-    posterior_sd: jax.Array  # (n_simulees, test_len) posterior SD after each response
+    # (n_simulees, test_len) int32 item index per position; −1 after a stopping rule fired
+    administered: jax.Array
+    responses: jax.Array  # (n_simulees, test_len) bool, correct or not (False when not given)
+    theta_hat: jax.Array  # (n_simulees, test_len) θ̂ after each response (kept once stopped)
+    posterior_sd: jax.Array  # (n_simulees, test_len) its SE after each response
     true_theta: jax.Array  # (n_simulees,)
     # P(S_i): share of simulees for whom the walk ever considered item i, (n_items,), or
     # (n_strata, n_items) among the simulees of each true-θ stratum when k is conditional;
     # only with ``set_aside`` (Sympson & Hetter 1985), None otherwise.
     selection_rates: jax.Array | None = None
+    test_length: jax.Array | None = None  # (n_simulees,) int32 items given; with a design only
 
 
 class _Carry(NamedTuple):
@@ -42,6 +55,19 @@ class _Carry(NamedTuple):
     considered: jax.Array  # (n_items,) bool: ever considered by the walk (set-aside rule only)
     log_posterior: jax.Array  # (n_points,)
     theta_hat: jax.Array  # () current estimate
+
+
+class _DesignCarry(NamedTuple):
+    given: jax.Array  # (n_items,) bool
+    set_aside: jax.Array  # (n_items,) bool
+    considered: jax.Array  # (n_items,) bool
+    log_posterior: jax.Array  # (n_points,)
+    theta_hat: jax.Array  # ()
+    se: jax.Array  # ()
+    done: jax.Array  # () bool: a stopping rule fired; nothing changes any more
+    n_given: jax.Array  # () int32
+    topic_counts: jax.Array  # (n_topics + 1,) float32 items given per blueprint topic
+    responses: jax.Array  # (n_items,) float32 0/1 answers where given (modal estimators)
 
 
 def simulation_chunk_size(n_items: int) -> int:
@@ -112,6 +138,122 @@ def _simulate_one(
     return chosen, correct, theta_hat, posterior_sd, end.considered
 
 
+class _DesignArrays(NamedTuple):
+    """A design's arrays, traced (sweepable); the design itself is static."""
+
+    rules: StopRules
+    blueprint: Blueprint  # a one-topic dummy when the design has none
+
+
+def _simulate_one_design(
+    key: jax.Array,
+    true_theta: jax.Array,
+    items: ItemParams,
+    k: jax.Array,
+    grid: jax.Array,
+    log_prior: jax.Array,
+    test_len: int,
+    select_at_true: bool,
+    set_aside: bool,
+    strata_edges: jax.Array,
+    stratum_by_estimate: jax.Array,
+    design: TestDesign,
+    arrays: _DesignArrays,
+) -> tuple[jax.Array, ...]:
+    """One simulee's CAT under a design: masks and scores from the registries; see ``simulate``."""
+    n_items = items.a.shape[0]
+    conditional = k.ndim == 2
+    score_fn = make_score_fn(design.selection, design.selection_options)
+    estimate_fn = estimator_fn(design.estimator)
+    balanced, variable = bool(design.blueprint), design.stopping.variable_length
+    words = jax.random.bits(key, (test_len, 3), jnp.uint32)
+    k_threshold = acceptance_threshold(k)
+    loglik_table = log_likelihood(
+        jnp.array([0, 1])[:, None, None], grid, items.a[:, None], items.b[:, None],
+        items.c[:, None],
+    )  # fmt: skip
+
+    def estimate(
+        log_posterior: jax.Array, given: jax.Array, responses: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        return estimate_fn(GridPosterior(log_posterior, log_prior, grid, given, items, responses))
+
+    def step(
+        carry: _DesignCarry, step_words: jax.Array
+    ) -> tuple[_DesignCarry, tuple[jax.Array, ...]]:
+        theta_select = true_theta if select_at_true else carry.theta_hat
+        info = information(theta_select, items.a, items.b, items.c)
+        done = carry.done
+        if variable:  # static: stop before this item if a rule fires at the current θ̂
+            info_at_estimate = (
+                information(carry.theta_hat, items.a, items.b, items.c) if select_at_true else info
+            )
+            max_left = jnp.max(jnp.where(carry.given, 0.0, info_at_estimate))
+            done = done | should_stop(
+                arrays.rules, carry.n_given, carry.theta_hat, carry.se, max_left
+            )
+        row_threshold = k_threshold
+        if conditional:
+            theta_for_stratum = jnp.where(stratum_by_estimate, carry.theta_hat, true_theta)
+            row_threshold = k_threshold[jnp.searchsorted(strata_edges, theta_for_stratum, "right")]
+        accepted = hashed_bits24(step_words[0], n_items) < row_threshold
+        available = lottery_candidates(carry.given, carry.set_aside) if set_aside else ~carry.given
+        if balanced:  # static: Kingsbury & Zara (1989), the most lacking topic only
+            available = topic_mask(arrays.blueprint, carry.topic_counts, available)
+        state = SelectionState(
+            theta_select, info, available, carry.log_posterior, grid, carry.n_given,
+            arrays.rules.max_len, step_words[2],
+        )  # fmt: skip
+        score = score_fn(state, items)
+        chosen = choose_by_score(score, available, accepted)
+        set_aside_now, considered = carry.set_aside, carry.considered
+        if set_aside:
+            walked = considered_items(score, available, chosen)
+            set_aside_now = set_aside_now | walked
+            considered = considered | walked
+        a, b, c = items.a[chosen], items.b[chosen], items.c[chosen]
+        correct = word_to_uniform(step_words[1]) < probability(true_theta, a, b, c)
+        log_posterior = carry.log_posterior + loglik_table[correct.astype(jnp.int32), chosen]
+        given = carry.given.at[chosen].set(True)
+        responses = carry.responses.at[chosen].set(correct.astype(jnp.float32))
+        theta_hat, se = estimate(log_posterior, given, responses)
+        topic_counts = carry.topic_counts.at[arrays.blueprint.item_topic[chosen]].add(1.0)
+        new_carry = _DesignCarry(
+            given, set_aside_now, considered, log_posterior, theta_hat, se, done,
+            carry.n_given + 1, topic_counts, responses,
+        )  # fmt: skip
+        # A finished test keeps its state: the step's work is discarded, not skipped.
+        kept = jax.tree.map(lambda old, new: jnp.where(done, old, new), carry, new_carry)
+        kept = kept._replace(done=done)
+        output = (jnp.where(done, -1, chosen), correct & ~done, kept.theta_hat, kept.se)
+        return kept, output
+
+    none = jnp.zeros(n_items, bool)
+    no_answers = jnp.zeros(n_items, jnp.float32)
+    theta_0, se_0 = estimate(log_prior, none, no_answers)
+    start = _DesignCarry(
+        none, none, none, log_prior, theta_0, se_0, jnp.bool_(False), jnp.int32(0),
+        jnp.zeros(arrays.blueprint.targets.shape[0], jnp.float32), no_answers,
+    )  # fmt: skip
+    end, (chosen, correct, theta_hat, se) = jax.lax.scan(step, start, words)
+    return chosen, correct, theta_hat, se, end.considered
+
+
+def _design_arrays(design: TestDesign, blueprint: Blueprint | None, n_items: int) -> _DesignArrays:
+    if blueprint is None:
+        blueprint = Blueprint(jnp.zeros(n_items, jnp.int32), jnp.ones(1, jnp.float32))
+    return _DesignArrays(design.stop_rules(), blueprint)
+
+
+def _fast_path(design: TestDesign | None) -> bool:
+    """Today's step: max information, EAP, fixed length and no blueprint."""
+    return design is None or (
+        design.selection == "mfi" and not design.selection_options
+        and design.estimator == "eap" and not design.stopping.variable_length
+        and not design.blueprint
+    )  # fmt: skip
+
+
 def simulate(
     key: jax.Array,
     items: ItemParams,
@@ -125,8 +267,10 @@ def simulate(
     set_aside: bool = False,
     strata_edges: jax.Array | None = None,
     stratum_by_estimate: jax.Array | bool = False,
+    design: TestDesign | None = None,
+    blueprint: Blueprint | None = None,
 ) -> SimResult:
-    """Simulate fixed-length CATs under the Sympson–Hetter lottery with exposure parameters k.
+    """Simulate CATs under the Sympson–Hetter lottery with exposure parameters k.
 
     Each simulee's θ̂ starts at the prior mean, the next item is chosen at θ̂ (or at the true θ
     when ``select_at_true``), the response is drawn from P(true θ) and θ̂ is updated by EAP.
@@ -153,6 +297,11 @@ def simulate(
             carries each item's P(S).
         strata_edges: ``(n_strata − 1,)`` increasing θ cut points, with a 2-D ``k``.
         stratum_by_estimate: with a 2-D ``k``, choose its row by θ̂ rather than by true θ.
+        design: an exam's test design (static: hashable): its selection rule, estimator,
+            stopping rules and blueprint; ``test_len`` is then its ``stopping.max_len``. Its
+            exposure method is the caller's business (pass ``k`` all ones for none). The
+            result then carries each simulee's ``test_length``.
+        blueprint: the design's blueprint over this pool (``TestDesign.blueprint_for``).
     """
     n_items, n_simulees = items.a.shape[0], true_theta.shape[0]
     edges = jnp.zeros(0) if strata_edges is None else jnp.asarray(strata_edges)
@@ -173,10 +322,22 @@ def simulate(
     # Padded simulees weigh nothing in P(S).
     weights = (jnp.arange(n_chunks * chunk) < n_simulees).astype(jnp.float32)
 
+    fast = _fast_path(design)
+    if design is not None and bool(design.blueprint) != (blueprint is not None):
+        raise ValueError("pass the design's blueprint over the pool, and only with one")
+    arrays = None if design is None else _design_arrays(design, blueprint, n_items)
+
     def run_one(sim_key: jax.Array, theta: jax.Array) -> tuple[jax.Array, ...]:
-        return _simulate_one(
+        if fast:
+            return _simulate_one(
+                sim_key, theta, items, k, grid, log_prior, test_len, select_at_true, set_aside,
+                edges, by_estimate,
+            )  # fmt: skip
+        assert design is not None
+        assert arrays is not None
+        return _simulate_one_design(
             sim_key, theta, items, k, grid, log_prior, test_len, select_at_true, set_aside,
-            edges, by_estimate,
+            edges, by_estimate, design, arrays,
         )  # fmt: skip
 
     def run_chunk(args: tuple[jax.Array, ...]) -> tuple[tuple[jax.Array, ...], jax.Array]:
@@ -207,6 +368,8 @@ def simulate(
             selection_rates = counts / jnp.maximum(per_stratum, 1.0)[:, None]
         else:
             selection_rates = counts[0] / n_simulees
+    test_length = None if design is None else jnp.sum(chosen >= 0, axis=1, dtype=jnp.int32)
     return SimResult(
-        chosen, correct, theta_hat, posterior_sd, true_theta[:n_simulees], selection_rates
-    )
+        chosen, correct, theta_hat, posterior_sd, true_theta[:n_simulees], selection_rates,
+        test_length,
+    )  # fmt: skip

@@ -29,6 +29,7 @@ def _fail(message: str) -> None:
 _COMMANDS: dict[str, tuple[str, str]] = {
     "calibrate-sh": ("qbank.cli.calibrate", "calibrate_sh_command"),
     "calibrate-irt": ("qbank.cli.irt", "calibrate_irt_command"),
+    "simulate": ("qbank.cli.simulate", "simulate_command"),
     "db": ("qbank.cli.store", "db_group"),
     "import": ("qbank.cli.store", "import_command"),
     "seed-demo": ("qbank.cli.store", "seed_demo_command"),

@@ -1,7 +1,6 @@
 """Item response theory: the 3PL model, ability estimation (EAP, MAP, ML, WLE), MML calibration."""
 
 from qbank.irt.ability import (
-    ESTIMATORS,
     AbilityEstimate,
     estimate_theta,
     estimate_theta_batched,
@@ -13,6 +12,13 @@ from qbank.irt.eap import (
     make_grid,
     prior_log_density,
     update_log_posterior,
+)
+from qbank.irt.grid_estimators import (
+    ESTIMATORS,
+    EstimatorFn,
+    GridPosterior,
+    estimator_fn,
+    register_estimator,
 )
 from qbank.irt.mml import (
     DEFAULT_PRIORS,
@@ -48,6 +54,8 @@ __all__ = [
     "AbilityEstimate",
     "CycleProgress",
     "EapEstimate",
+    "EstimatorFn",
+    "GridPosterior",
     "ItemParams",
     "MmlResult",
     "MmlSettings",
@@ -56,6 +64,7 @@ __all__ = [
     "eap_estimate",
     "estimate_theta",
     "estimate_theta_batched",
+    "estimator_fn",
     "information",
     "log_likelihood",
     "lsat6",
@@ -63,6 +72,7 @@ __all__ = [
     "make_grid",
     "prior_log_density",
     "probability",
+    "register_estimator",
     "simulate_responses",
     "update_log_posterior",
 ]

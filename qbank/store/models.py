@@ -30,6 +30,7 @@ __all__ = [
     "Base",
     "CalibrationRun",
     "CohortAssignment",
+    "ExamDesign",
     "FeatureFlag",
     "ItemCalibration",
     "ItemExposureControl",
@@ -288,6 +289,16 @@ class ItemExposureControl(Base):
     # Conditional S–H: θ cut points and one k per stratum (NULL: sh_p for every θ).
     strata: Mapped[list[float] | None] = mapped_column(Json)
     sh_p_by_stratum: Mapped[list[float] | None] = mapped_column(Json)
+
+
+class ExamDesign(Base):
+    __tablename__ = "exam_designs"
+
+    tenant_id: Mapped[str] = mapped_column(Tenant, primary_key=True)
+    exam_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    design: Mapped[dict[str, Any]] = mapped_column(Json)
+    updated_by: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class FeatureFlag(Base):

@@ -22,8 +22,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from qbank.cat.balance import Blueprint
 from qbank.cat.calibration.params import CONVERGED_STREAK, CalibrationParams, ThetaDist
 from qbank.cat.calibration.update_rules import update_k, update_k_sympson_hetter
+from qbank.cat.design import TestDesign
 from qbank.cat.metrics import ExposureMetrics, conditional_exposure_rates, exposure_metrics
 from qbank.cat.simulate import simulate
 from qbank.errors import InvalidInputError
@@ -107,6 +109,8 @@ def _iteration(
     select_at_true: bool,
     grid_points: int,
     update_rule: str,
+    design: TestDesign | None = None,
+    blueprint: Blueprint | None = None,
 ) -> tuple[ExposureMetrics, jax.Array, jax.Array]:
     """One iteration in one compiled call: simulate under k, measure, update k.
 
@@ -123,7 +127,7 @@ def _iteration(
     result = simulate(
         cat_key, items, k, true_theta, grid, log_prior, test_len, select_at_true,
         set_aside=published, strata_edges=strata_edges if conditional else None,
-        stratum_by_estimate=stratum_by_estimate,
+        stratum_by_estimate=stratum_by_estimate, design=design, blueprint=blueprint,
     )  # fmt: skip
     n_items = items.a.shape[0]
     metrics = exposure_metrics(
@@ -141,14 +145,25 @@ def _iteration(
     return metrics, by_stratum, update_k(k, rates, tau, alpha, floor, ceil)
 
 
-def compile_simulation(params: CalibrationParams, n_items: int) -> SimulationFn:
+def compile_simulation(
+    params: CalibrationParams,
+    n_items: int,
+    design: TestDesign | None = None,
+    blueprint: Blueprint | None = None,
+) -> SimulationFn:
     """Compile one calibration iteration for a pool size (ahead of time, so it can be timed).
 
     What fixes shapes (n, test_len, pool size, theta_dist, ability, the rule, the number of
     strata) is static; the seed, k, tau, alpha, floor, ceil and the cut points are arguments, so
-    a tau × alpha sweep reuses the compiled function.
+    a tau × alpha sweep reuses the compiled function. With an exam's ``design`` the simulees
+    take its tests (selection rule, estimator, stopping rules and ``blueprint``, the design's
+    blueprint over this pool); ``params.test_len`` must then be its ``stopping.max_len``.
     """
     _check_pool_size(params, n_items)
+    if design is not None and design.stopping.max_len != params.test_len:
+        raise InvalidInputError(
+            f"test_len ({params.test_len}) must be the design's max_len ({design.stopping.max_len})"
+        )
     function = partial(
         _iteration,
         n=params.n,
@@ -157,6 +172,8 @@ def compile_simulation(params: CalibrationParams, n_items: int) -> SimulationFn:
         select_at_true=params.ability == "true",
         grid_points=61,
         update_rule=params.update_rule,
+        design=design,
+        blueprint=blueprint,
     )
     vector = jnp.zeros(n_items, jnp.float32)  # only shape and dtype matter to the compile
     items = ItemParams(vector, vector, vector)

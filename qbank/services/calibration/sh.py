@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.cat import CalibrationParams, CalibrationResult, IterationProgress, calibrate_sh
 from qbank.cat.calibration.sh import compile_simulation
+from qbank.cat.design import TestDesign
 from qbank.errors import ConflictError, InvalidInputError
 from qbank.figures import round_figure, round_figures
 from qbank.jobs.queue import JobQueue
@@ -25,6 +26,7 @@ from qbank.services.calibration.runs import (
     create_run_record,
     enqueue_run,
 )
+from qbank.services.delivery.exam_design import load_exam_design
 from qbank.services.delivery.item_pool import ItemPool, load_exam_pool
 from qbank.services.exposure.sh_p import ExposureControl, write_exposure_control
 from qbank.store.models import ItemExposureControl, Question
@@ -34,7 +36,9 @@ __all__ = [
     "CalibrationReport",
     "calibrate_pool",
     "create_run",
+    "design_params",
     "params_from_json",
+    "split_design",
     "start_run",
 ]
 
@@ -48,6 +52,7 @@ class CalibrationReport:
     result: CalibrationResult
     compile_s: float
     run_s: float
+    design: TestDesign | None = None  # the exam's test design the simulees took, if any
 
     @property
     def simulee_steps_per_s(self) -> float:
@@ -71,8 +76,11 @@ class CalibrationReport:
         ]
 
     def as_json(self) -> dict[str, Any]:
-        """The CLI's ``--json`` object: history, metrics, why it stopped, timing and k."""
-        return {
+        """The CLI's ``--json`` object: history, metrics, why it stopped, timing and k.
+
+        A calibration under an exam's test design adds that ``design``.
+        """
+        report: dict[str, Any] = {
             "update_rule": self.params.update_rule,
             "conditional": self.params.conditional,
             "strata": list(self.params.strata_edges),
@@ -88,14 +96,21 @@ class CalibrationReport:
             ),
             "k": self.k_rows(),
         }
+        if self.design is not None:
+            report["design"] = self.design.as_json()
+        return report
 
 
 def calibrate_pool(
     pool: ItemPool,
     params: CalibrationParams,
     on_iteration: Callable[[IterationProgress], Any] | None = None,
+    design: TestDesign | None = None,
 ) -> CalibrationReport:
     """Calibrate k for ``pool``; compile time is measured apart from the run.
+
+    With an exam's ``design`` the simulees take its tests (selection rule, estimator, stopping
+    rules, blueprint); ``params`` should come from ``design_params``.
 
     Raises:
         InvalidInputError: the parameters do not fit the pool (test longer than the pool,
@@ -103,7 +118,8 @@ def calibrate_pool(
     """
     params.item_tau(pool.topics)  # unknown topics fail before the compile
     started = time.perf_counter()
-    simulation = compile_simulation(params, pool.n_items)
+    blueprint = None if design is None else design.blueprint_for(pool.topics)
+    simulation = compile_simulation(params, pool.n_items, design, blueprint)
     compiled = time.perf_counter()
     # A conditional run starts from the k per stratum an exam stores for the same cut points.
     k = pool.k_by_stratum(params.strata_edges) if params.conditional else pool.k
@@ -111,7 +127,21 @@ def calibrate_pool(
         params, pool.items, k, pool.topics, on_iteration=on_iteration, simulation=simulation
     )
     finished = time.perf_counter()
-    return CalibrationReport(pool, params, result, compiled - started, finished - compiled)
+    return CalibrationReport(pool, params, result, compiled - started, finished - compiled, design)
+
+
+def design_params(params: CalibrationParams, design: TestDesign | None) -> CalibrationParams:
+    """The calibration's parameters under a design: its tests are ``stopping.max_len`` long."""
+    if design is None:
+        return params
+    return dataclasses.replace(params, test_len=design.stopping.max_len)
+
+
+def split_design(values: dict[str, Any]) -> tuple[dict[str, Any], TestDesign | None]:
+    """A run's stored ``params`` without its ``design``, and that design (None: none)."""
+    rest = dict(values)
+    stored = rest.pop("design", None)
+    return rest, None if stored is None else TestDesign.from_json(stored)
 
 
 def params_from_json(values: dict[str, Any]) -> CalibrationParams:
@@ -143,14 +173,18 @@ def create_run(
     pool = load_exam_pool(sessions, tenant_id, exam_code)
     if pool.n_items == 0:
         raise exam_not_found(exam_code)
+    design = load_exam_design(sessions, tenant_id, exam_code)
+    params = design_params(params, design)
     if params.test_len > pool.n_items:
         raise InvalidInputError(
             f"test_len ({params.test_len}) exceeds the exam's pool size ({pool.n_items})"
         )
     params.item_tau(pool.topics)
+    recorded = dataclasses.asdict(params)
+    if design is not None:  # the run simulates under the exam's design, and says so
+        recorded["design"] = design.as_json()
     return create_run_record(
-        sessions, tenant_id, "sh", exam_code, dataclasses.asdict(params),
-        total_iters=params.iters, dry_run=dry_run,
+        sessions, tenant_id, "sh", exam_code, recorded, total_iters=params.iters, dry_run=dry_run,
     )  # fmt: skip
 
 
@@ -246,17 +280,19 @@ def _result(report: CalibrationReport) -> dict[str, Any]:
         "exposure_by_stratum_after": _rounded_rows(result.final_exposure_by_stratum),
         "timing": round_figures({"compile_s": report.compile_s, "run_s": report.run_s,
                                  "simulee_steps_per_s": report.simulee_steps_per_s}),
+        "design": None if report.design is None else report.design.as_json(),
     }  # fmt: skip
 
 
 def _execute_sh(sessions: sessionmaker[Session], context: RunContext) -> dict[str, Any]:
-    params = params_from_json(context.params)
+    values, design = split_design(context.params)
+    params = params_from_json(values)
 
     def progress(step: IterationProgress) -> None:
         context.report(step.current_iter, step.total_iters, round_figures(step.row))
 
     pool = load_exam_pool(sessions, context.tenant_id, context.exam_code)
-    return _result(calibrate_pool(pool, params, on_iteration=progress))
+    return _result(calibrate_pool(pool, params, on_iteration=progress, design=design))
 
 
 def _exposure_rows(result: dict[str, Any], side: str) -> list[ExposureControl]:

@@ -23,6 +23,8 @@ from qbank.figures import round_figure
 from qbank.jobs.queue import JobQueue
 from qbank.services.authoring.exams import exam_not_found
 from qbank.services.calibration.runs import RunContext, RunKind, create_run_record, enqueue_run
+from qbank.services.calibration.sh import split_design
+from qbank.services.delivery.exam_design import load_exam_design
 from qbank.services.delivery.item_pool import load_exam_pool
 
 __all__ = [
@@ -134,12 +136,18 @@ def start_sweep(
     pool = load_exam_pool(sessions, tenant_id, exam_code)
     if pool.n_items == 0:
         raise exam_not_found(exam_code)
+    design = load_exam_design(sessions, tenant_id, exam_code)
+    if design is not None:  # the cells simulate the exam's tests: their length is its max_len
+        params = dataclasses.replace(params, test_len=design.stopping.max_len)
     if params.test_len > pool.n_items:
         raise InvalidInputError(
             f"test_len ({params.test_len}) exceeds the exam's pool size ({pool.n_items})"
         )
+    recorded = params.as_json()
+    if design is not None:
+        recorded["design"] = design.as_json()
     run_id = create_run_record(
-        sessions, tenant_id, "sweep", exam_code, params.as_json(), total_iters=params.n_cells
+        sessions, tenant_id, "sweep", exam_code, recorded, total_iters=params.n_cells
     )
     return enqueue_run(sessions, queue, tenant_id, run_id), run_id
 
@@ -152,9 +160,11 @@ def _params_from_json(values: dict[str, Any]) -> SweepParams:
 
 
 def _execute_sweep(sessions: sessionmaker[Session], context: RunContext) -> dict[str, Any]:
-    params = _params_from_json(context.params)
+    values, design = split_design(context.params)
+    params = _params_from_json(values)
     pool = load_exam_pool(sessions, context.tenant_id, context.exam_code)
-    simulation = compile_simulation(params.base, pool.n_items)
+    blueprint = None if design is None else design.blueprint_for(pool.topics)
+    simulation = compile_simulation(params.base, pool.n_items, design, blueprint)
     cells = []
     for index, cell in enumerate(params.cells()):
         result = calibrate_sh(cell, pool.items, pool.k, pool.topics, simulation=simulation)
@@ -163,7 +173,8 @@ def _execute_sweep(sessions: sessionmaker[Session], context: RunContext) -> dict
         cells.append(row)
         context.report(index + 1, params.n_cells, row)
     return {"taus": list(params.taus), "alphas": list(params.alphas), "cells": cells,
-            "n_items": pool.n_items}  # fmt: skip
+            "n_items": pool.n_items,
+            "design": None if design is None else design.as_json()}  # fmt: skip
 
 
 SWEEP_RUN = RunKind("sweep", _execute_sweep, None)

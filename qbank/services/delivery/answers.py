@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from qbank.cat.delivery import estimate_ability
+from qbank.cat.delivery import estimate_ability, estimate_ability_with
+from qbank.cat.stop import classify
 from qbank.errors import ConflictError, InvalidInputError, RequestMismatchError
 from qbank.figures import round_figure
 from qbank.services.delivery.item_content import ItemContent, item_content
@@ -72,9 +73,14 @@ def _result(sessions: sessionmaker[Session], cursor: QuizCursor, row: ServedRow)
 
 def _ability(cursor: QuizCursor) -> tuple[float, float]:
     rows = [row for row in cursor.served if (row.question_id, row.version) in cursor.answered]
-    estimate = estimate_ability(
+    responses = (
         [row.a for row in rows], [row.b for row in rows], [row.c for row in rows],
         [cursor.answered[(row.question_id, row.version)].correct for row in rows],
+    )  # fmt: skip
+    design = cursor.test_design() if cursor.adaptive else None
+    estimate = (
+        estimate_ability(*responses) if design is None
+        else estimate_ability_with(design.estimator, *responses)
     )  # fmt: skip
     return round_figure(estimate.theta), round_figure(estimate.se)
 
@@ -264,7 +270,7 @@ def _summary(sessions: sessionmaker[Session], cursor: QuizCursor) -> dict[str, A
     correct = sum(int(answer.correct) for answer in cursor.answered.values())
     if not reveal:  # exam mode, not finished: nothing that tells right from wrong
         per_topic = {name: {"total": stats["total"]} for name, stats in per_topic.items()}
-    return {
+    summary: dict[str, Any] = {
         "quiz_id": cursor.quiz_id,
         "status": cursor.status,
         "mode": cursor.mode,
@@ -280,3 +286,15 @@ def _summary(sessions: sessionmaker[Session], cursor: QuizCursor) -> dict[str, A
         "items": items,
         "expires_at": cursor.expires_at.isoformat(),
     }
+    design = cursor.test_design() if cursor.adaptive else None
+    if design is not None:
+        summary["design"] = design.as_json()
+        cut = design.stopping.cut
+        if cut is not None and reveal:
+            # Kingsbury & Weiss (1983): decided once θ̂ ± z·SE excludes the cut.
+            decided = abs(cursor.theta - cut) > design.stopping.z * cursor.se
+            summary["classification"] = {
+                "cut": cut, "z": design.stopping.z, "decided": bool(decided),
+                "passed": bool(classify(cursor.theta, cut)) if answered else None,
+            }  # fmt: skip
+    return summary

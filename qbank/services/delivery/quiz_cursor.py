@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from qbank.cat.design import TestDesign
+from qbank.cat.stop import should_stop
 from qbank.errors import NotFoundError
 from qbank.state import StateStore
 from qbank.store.models import QuizItem, QuizSession, UserResponse
@@ -30,7 +32,7 @@ __all__ = [
     "save_cursor",
 ]
 
-_FORMAT = 3  # bump when the stored shape changes: older cursors are then rebuilt
+_FORMAT = 4  # bump when the stored shape changes: older cursors are then rebuilt
 _TTL_SLACK_S = 60
 
 
@@ -87,6 +89,12 @@ class QuizCursor:
     answered: dict[tuple[int, int], Answered] = field(default_factory=dict)
     # Items that lost their lottery under Sympson & Hetter's (1985) rule: never offered again.
     set_aside: set[tuple[int, int]] = field(default_factory=set)
+    # The exam's test design (JSON form) fixed when the quiz was created; None: no design.
+    design: dict[str, Any] | None = None
+
+    def test_design(self) -> TestDesign | None:
+        """The quiz's design, validated."""
+        return None if self.design is None else TestDesign.from_json(self.design)
 
     def pending(self) -> ServedRow | None:
         """The served item not yet answered, if any."""
@@ -108,7 +116,16 @@ class QuizCursor:
         return None
 
     def reached_stop(self) -> bool:
-        """The adaptive precision target (stop_se) is met."""
+        """The adaptive precision target (stop_se) is met, or a rule of the quiz's design fired.
+
+        The design's SE and classification rules are checked here, after each answer; its
+        minimum-information rule needs the pool and is checked when the next item is chosen.
+        """
+        design = self.test_design() if self.adaptive else None
+        if design is not None:
+            return bool(should_stop(
+                design.stop_rules(), len(self.answered), self.theta, self.se, float("inf")
+            ))  # fmt: skip
         return bool(
             self.adaptive and self.stop_se is not None and self.answered
             and self.se <= self.stop_se
@@ -141,6 +158,7 @@ class QuizCursor:
             "answered": [[qid, ver, ans.label, ans.correct, ans.idempotency_key]
                          for (qid, ver), ans in self.answered.items()],
             "set_aside": sorted([qid, ver] for qid, ver in self.set_aside),
+            "design": self.design,
         }  # fmt: skip
 
     @classmethod
@@ -158,6 +176,7 @@ class QuizCursor:
             answered={(int(q), int(v)): Answered(label, bool(correct), key)
                       for q, v, label, correct, key in data["answered"]},
             set_aside={(int(q), int(v)) for q, v in data["set_aside"]},
+            design=data["design"],
         )  # fmt: skip
 
 
@@ -190,6 +209,7 @@ def _rebuild(session: Session, tenant_id: str, key: uuid.UUID) -> QuizCursor:
         answered={(r.question_id, r.version): Answered(r.option_label, r.is_correct,
                                                        r.idempotency_key) for r in responses},
         set_aside={(int(q), int(v)) for i in items for q, v in (i.set_aside or [])},
+        design=filters.get("design"),
     )  # fmt: skip
 
 

@@ -21,12 +21,19 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from qbank.cat.delivery import PreparedItems, choose_prepared, choose_prepared_with_walk
+from qbank.cat.delivery import (
+    PreparedItems,
+    choose_designed,
+    choose_prepared,
+    choose_prepared_with_walk,
+)
+from qbank.cat.design import TestDesign
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C
 from qbank.services.access.flags import selector_for_user
 from qbank.services.authoring.exams import require_exam
 from qbank.services.authoring.questions import DEFAULT_EXAM_CODE, DIFFICULTY_LABELS
+from qbank.services.delivery.exam_design import load_exam_design
 from qbank.services.delivery.exposure_caps import (
     capped_today,
     release_exposure,
@@ -147,6 +154,10 @@ def create_quiz(
 
     With ``limits``, a student at their limit of active quizzes or quizzes per day is refused.
 
+    An adaptive quiz of an exam with a test design (``exam_design``) follows that design, fixed
+    at creation: its selection rule, estimator, exposure control, blueprint and stopping rules
+    (its ``max_len`` replaces ``num_questions``; ``stop_se`` is the design's SE rule).
+
     Raises:
         NotFoundError: the exam has no live items at all (``require_exam``).
         InvalidInputError: no live item matches the filters.
@@ -159,6 +170,12 @@ def create_quiz(
     ).pool  # fmt: skip
     if pool.n_items == 0:
         raise InvalidInputError(f"no live items of {filters.exam_code} match the filters")
+    design = load_exam_design(sessions, tenant_id, filters.exam_code) if adaptive else None
+    stored_filters = filters.as_json()
+    num_questions, stop_se = filters.num_questions, filters.stop_se
+    if design is not None:
+        stored_filters["design"] = design.as_json()
+        num_questions, stop_se = design.stopping.max_len, design.stopping.se
     plan = None
     if not adaptive:  # non-adaptive quizzes deliver the filtered items in a random order
         order = np.random.default_rng(secrets.randbits(64)).permutation(pool.n_items)
@@ -171,10 +188,10 @@ def create_quiz(
         mode=filters.mode,
         adaptive=adaptive,
         exam_code=filters.exam_code,
-        filters=filters.as_json(),
+        filters=stored_filters,
         plan=plan,
-        num_questions=min(filters.num_questions, pool.n_items),
-        stop_se=filters.stop_se,
+        num_questions=min(num_questions, pool.n_items),
+        stop_se=stop_se,
         status="active",
         theta=0.0,
         se=1.0,
@@ -215,6 +232,9 @@ def _choose_adaptive(
             available[index] = False
     if not available.any():
         return None
+    design = cursor.test_design()
+    if design is not None:
+        return _choose_designed(sessions, delivery, cursor, available, design)
     if cursor.selector is None:
         cursor.selector = selector_for_user(sessions, cursor.tenant_id, cursor.user_id)
     published = delivery.pool.sets_aside
@@ -241,6 +261,62 @@ def _choose_adaptive(
         choice["stratum"] = int(strata[index])
     if lost is not None:  # quiz_items.set_aside: what this step's lottery took out of the quiz
         choice["set_aside"] = lost
+    return choice
+
+
+def _choose_designed(
+    sessions: sessionmaker[Session],
+    delivery: DeliveryPool,
+    cursor: QuizCursor,
+    available: np.ndarray,
+    design: TestDesign,
+) -> dict[str, Any] | None:
+    """The next item under the quiz's design (``cat.delivery.choose_designed``); None: stop.
+
+    Items the quiz set aside are no candidates (released should none be left); of the items the
+    lottery walk considered and rejected, those whose k came from the 1985 rule are set aside.
+    """
+    candidates = available.copy()
+    for key in cursor.set_aside:
+        position = delivery.index.get(key)
+        if position is not None:
+            candidates[position] = False
+    if not candidates.any():
+        candidates = available
+    answered = [row for row in cursor.served if (row.question_id, row.version) in cursor.answered]
+    responses = (
+        [row.a for row in answered], [row.b for row in answered], [row.c for row in answered],
+        [cursor.answered[(row.question_id, row.version)].correct for row in answered],
+    )  # fmt: skip
+    item_topic = counts = None
+    blueprint = design.blueprint_for(delivery.pool.topics)
+    if blueprint is not None:
+        item_topic = np.asarray(blueprint.item_topic)
+        slot = {name: position for position, (name, _) in enumerate(design.blueprint)}
+        counts = np.zeros(len(design.blueprint) + 1, np.float32)
+        for row in cursor.served:
+            topic = item_content(sessions, row.question_id, row.version).topic_name
+            counts[slot.get(topic, len(design.blueprint))] += 1
+    # Conditional S–H k are the ones of the stratum holding the current θ̂.
+    prepared, k, strata = delivery.at_theta(cursor.theta)
+    step = choose_designed(secrets.randbits(32), prepared, candidates, design, responses,
+                           item_topic, counts)  # fmt: skip
+    if step.stop:
+        return None
+    index = step.item
+    qid, ver = delivery.keys[index]
+    choice: dict[str, Any] = {
+        "question_id": qid, "version": ver, "selector": f"design:{design.selection}"[:32],
+        "a": float(delivery.a[index]), "b": float(delivery.b[index]),
+        "c": float(delivery.c[index]), "k": float(k[index]),
+    }  # fmt: skip
+    if design.uses_lottery and strata[index] >= 0:
+        choice["stratum"] = int(strata[index])
+    published = delivery.pool.sets_aside
+    if design.uses_lottery and published is not None and published.any():
+        lost = step.considered & published
+        lost[index] = False
+        choice["set_aside"] = [list(delivery.keys[p]) for p in np.flatnonzero(lost)]
     return choice
 
 
