@@ -7,6 +7,7 @@ as the browser tab's session: reloading the page asks again.
 
 from __future__ import annotations
 
+import html
 import secrets
 from typing import Any
 
@@ -53,10 +54,14 @@ class DashboardApp(Viewer):
         tabs = pn.Tabs(*((name, page) for name, page in self.pages.items()),
                        dynamic=True, sizing_mode="stretch_width")  # fmt: skip
         tabs.param.watch(self._tab_shown, "active")
-        logout = pn.widgets.Button(label="Log out", width=100)
+        logout = pn.widgets.Button(label="Log out", width=90, height=32, margin=(2, 5))
         logout.on_click(self.logout)
-        header = pn.Row(pn.pane.Markdown(f"## QBank admin · signed in as **{self.user}**"),
-                        pn.HSpacer(), logout, sizing_mode="stretch_width")  # fmt: skip
+        # One compact line at any width: the template's title already says "QBank admin".
+        signed_in = pn.pane.HTML(f"signed in as <b>{html.escape(self.user)}</b>",
+                                 styles={"white-space": "nowrap", "font-size": "0.95em"},
+                                 margin=(8, 10), css_classes=["qbank-signed-in"])  # fmt: skip
+        header = pn.Row(pn.HSpacer(), signed_in, logout, sizing_mode="stretch_width",
+                        height=40, css_classes=["qbank-header"])  # fmt: skip
         self._main.objects = [header, tabs]
 
     def _tab_shown(self, event: param.parameterized.Event) -> None:
