@@ -1,4 +1,4 @@
-"""The dashboard application: a login gate, then the Items, Calibrate, Runs and Sweep tabs.
+"""The dashboard application: a login gate, then the Items, Calibrate, Runs, Sweep, Monitor tabs.
 
 Each browser session gets its own ``DashboardApp`` (its own login and page state); the
 database, state store and job queue are shared by the server process. A login lasts as long
@@ -19,13 +19,14 @@ from dashboard.calibrate import CalibratePage
 from dashboard.context import DashboardContext, build_context
 from dashboard.items import ItemsPage
 from dashboard.login import LoginForm
+from dashboard.monitor import MonitorPage
 from dashboard.runs import RunsPage
 from dashboard.sweep import SweepPage
 from qbank.settings import Settings
 
 __all__ = ["TABS", "DashboardApp", "serve"]
 
-TABS = ("Items", "Calibrate", "Runs", "Sweep")
+TABS = ("Items", "Calibrate", "Runs", "Sweep", "Monitor")
 
 
 class DashboardApp(Viewer):
@@ -50,6 +51,7 @@ class DashboardApp(Viewer):
             "Calibrate": CalibratePage(self.context),
             "Runs": RunsPage(self.context),
             "Sweep": SweepPage(self.context),
+            "Monitor": MonitorPage(self.context),
         }
         tabs = pn.Tabs(*((name, page) for name, page in self.pages.items()),
                        dynamic=True, sizing_mode="stretch_width")  # fmt: skip

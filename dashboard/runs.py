@@ -16,8 +16,10 @@ from dashboard.charts import exposure_histogram, history_chart
 from dashboard.context import DashboardContext
 from dashboard.feedback import Feedback, as_text, feedback_alert
 from dashboard.jobs import ACTIVE, POLL_PERIOD_MS
+from dashboard.monitor import delivery_note
 from dashboard.sweep import heatmap_pane
 from qbank.errors import ChangedSinceError, QBankError
+from qbank.services.access.flags import selector_overview
 from qbank.services.calibration.run_apply import apply_run, rollback_run
 from qbank.services.calibration.run_views import diff_csv, get_run, list_runs
 from qbank.services.calibration.runs import RUN_KIND_PATHS, RUN_STATUSES, RunDetail
@@ -357,6 +359,12 @@ class RunsPage(Viewer):
         self.select(run_id)
         return None
 
+    def delivery_warning(self, run: RunDetail) -> str | None:
+        """For an applied S–H run: whether live quizzes use its k (the selector flag, cohorts)."""
+        if run.kind != "sh" or values_state(run) not in ("applied", "superseded"):
+            return None
+        return delivery_note(selector_overview(self.context.sessions, self.context.tenant_id))
+
     def cancel_pending(self, _event: object = None) -> None:
         """Drop the Apply or Roll back waiting for confirmation."""
         if self.pending is not None:
@@ -448,6 +456,9 @@ class RunsPage(Viewer):
         parts: list[Any] = [pn.pane.Markdown(describe(run), css_classes=["qbank-run-detail"])]
         if run.error:
             parts.append(pn.pane.Alert(f"**Error:** {as_text(run.error)}", alert_type="danger"))
+        note = self.delivery_warning(run)
+        if note:
+            parts.append(pn.pane.Alert(note, alert_type="warning", css_classes=["qbank-unused"]))
         apply_button = _button("Apply", self.apply, "success")
         apply_button.disabled = not can_apply(run)
         rollback_button = _button("Roll back", self.roll_back, "warning")

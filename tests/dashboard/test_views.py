@@ -64,7 +64,7 @@ def test_an_admin_logs_in_and_gets_the_pages(context, users, exam):
     app.login.param.update(username="ada", password=PASSWORD)
     assert app.login.submit() is True
     assert app.user == "ada"
-    assert list(app.pages) == ["Items", "Calibrate", "Runs", "Sweep"]
+    assert list(app.pages) == ["Items", "Calibrate", "Runs", "Sweep", "Monitor"]
     app.logout()
     assert (app.user, app.pages) == ("", {})
 
@@ -463,3 +463,29 @@ def test_the_dashboard_login_is_throttled_like_the_api(context, users):
         LoginForm(context, address="10.2.2.2", username=f"u{i}", password="x").submit()
     assert "too many" in LoginForm(context, address="10.2.2.2", username="stu",
                                    password=PASSWORD)._attempt()[1]  # fmt: skip
+
+
+# Monitor and delivery
+
+
+def test_an_applied_run_says_when_delivery_does_not_use_its_k(context, exam):
+    from dashboard.monitor import MonitorPage
+
+    run_id = _applied_run(context, seed=1)
+    runs = RunsPage(context)
+    runs.select(run_id)
+    assert "Delivery does not use these k" in runs.delivery_warning(runs.selected)
+    monitor = MonitorPage(context)
+    assert monitor.run.id == run_id  # the plan is the applied run
+    assert len(monitor.report.last_7_days.items) == 24  # every planned item, served or not
+    monitor.switch_to = "sympson_hetter"
+    monitor.ask_switch()
+    assert monitor.pending_switch == "sympson_hetter"
+    assert "Delivery does not use" in runs.delivery_warning(runs.selected)  # not before the yes
+    monitor.cancel_switch()
+    assert monitor.overview.flag_selector == "vanilla"
+    monitor.ask_switch()
+    assert monitor.confirm_switch() is True
+    assert monitor.overview.flag_selector == "sympson_hetter"
+    assert runs.delivery_warning(runs.selected) is None
+    assert "Switched" in monitor.switch_feedback.message
