@@ -39,6 +39,7 @@ class DashboardApp(Viewer):
         self.context = context
         self.login = LoginForm(context)
         self.pages: dict[str, Any] = {}
+        self.header = pn.Row(sizing_mode="stretch_width", css_classes=["qbank-header"])
         self._main = pn.Column(self.login, sizing_mode="stretch_width")
         self.login.param.watch(self._logged_in, "principal")
 
@@ -60,11 +61,11 @@ class DashboardApp(Viewer):
         logout.on_click(self.logout)
         # One compact line at any width: the template's title already says "QBank admin".
         signed_in = pn.pane.HTML(f"signed in as <b>{html.escape(self.user)}</b>",
-                                 styles={"white-space": "nowrap", "font-size": "0.95em"},
+                                 styles={"white-space": "nowrap", "color": "white"},
                                  margin=(8, 10), css_classes=["qbank-signed-in"])  # fmt: skip
-        header = pn.Row(pn.HSpacer(), signed_in, logout, sizing_mode="stretch_width",
-                        height=40, css_classes=["qbank-header"])  # fmt: skip
-        self._main.objects = [header, tabs]
+        # In the template's title bar, beside "QBank admin": one line at any width.
+        self.header.objects = [pn.HSpacer(), signed_in, logout]
+        self._main.objects = [tabs]
 
     def _tab_shown(self, event: param.parameterized.Event) -> None:
         page = self.pages[TABS[event.new]]
@@ -78,6 +79,7 @@ class DashboardApp(Viewer):
         self.login = LoginForm(self.context)
         self.login.param.watch(self._logged_in, "principal")
         self.user, self.pages = "", {}
+        self.header.objects = []
         self._main.objects = [self.login]
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -105,7 +107,9 @@ def serve(
     context = build_context(settings)
 
     def session() -> pn.template.BootstrapTemplate:
-        return pn.template.BootstrapTemplate(title="QBank admin", main=[DashboardApp(context)])
+        app = DashboardApp(context)
+        return pn.template.BootstrapTemplate(title="QBank admin", main=[app],
+                                             header=[app.header])  # fmt: skip
 
     return pn.serve(
         {"/": session}, address=host, port=port, websocket_origin=_origins(host, port),

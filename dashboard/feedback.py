@@ -10,7 +10,13 @@ from typing import Any
 import panel as pn
 import param
 
-__all__ = ["Feedback", "as_text", "feedback_alert", "in_words"]
+__all__ = ["TABLE_CSS", "Feedback", "as_text", "feedback_alert", "in_words"]
+
+# Tables in a compact font, so that a laptop screen shows a useful number of rows and columns.
+TABLE_CSS = [".tabulator { font-size: 13px; } "
+             ".tabulator .tabulator-row .tabulator-cell { padding: 5px 6px; } "
+             ".tabulator .tabulator-header .tabulator-col .tabulator-col-content "
+             "{ padding: 5px 6px; }"]  # fmt: skip
 
 
 def as_text(message: str) -> str:

@@ -11,7 +11,7 @@ import param
 from panel.viewable import Viewer
 
 from dashboard.context import DashboardContext
-from dashboard.feedback import Feedback, feedback_alert
+from dashboard.feedback import TABLE_CSS, Feedback, feedback_alert
 from qbank.errors import QBankError
 from qbank.services.exposure.sh_p import set_sh_p
 from qbank.services.exposure.table import (
@@ -175,7 +175,8 @@ class ItemsPage(Viewer):
         # sh_p is edited as text: a number editor turns letters into a blank that Bokeh cannot
         # convert (the edit then never reaches the page), so the page checks the text itself.
         tabulator = pn.widgets.Tabulator(
-            _shown(self.table), show_index=False, sortable=False, disabled=False,
+            _shown(self.table), show_index=False, stylesheets=TABLE_CSS, sortable=False,
+            disabled=False,
             layout="fit_data_table", editors={**{name: None for name in ITEM_COLUMNS},
                                               "sh_p": {"type": "input"}},
             formatters={"a": {"type": "money", "precision": 3},
@@ -213,8 +214,8 @@ class ItemsPage(Viewer):
 
 
 # Fixed widths: the table scrolls sideways on a narrow screen instead of cutting a, b, c to "0…".
-_WIDTHS = {"question_id": 64, "version": 50, "topic": 140, "question": 420, "a": 70, "b": 70,
-           "c": 70, "sh_p": 80, "attempts_7d": 100, "exposures_today": 70}  # fmt: skip
+_WIDTHS = {"question_id": 60, "version": 56, "topic": 130, "question": 400, "a": 76, "b": 76,
+           "c": 76, "sh_p": 80, "attempts_7d": 100, "exposures_today": 70}  # fmt: skip
 
 
 def _shown(frame: pd.DataFrame) -> pd.DataFrame:

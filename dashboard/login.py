@@ -27,7 +27,7 @@ def _client_address() -> str | None:
 
 
 class PasswordField(pn.widgets.PasswordInput):
-    """A password input that reports Enter, as Panel's ``TextInput`` does (Bokeh sends it)."""
+    """A password input that reports Enter (Bokeh's ``value_submit``; Panel's ignores it)."""
 
     enter_pressed = param.Event(doc="Enter was pressed in the field.")
 
@@ -38,13 +38,13 @@ class PasswordField(pn.widgets.PasswordInput):
 
     def _get_model(self, doc: Any, root: Any = None, parent: Any = None, comm: Any = None) -> Any:
         model = super()._get_model(doc, root, parent, comm)
-        self._register_events("enter-pressed", model=model, doc=doc, comm=comm)
+        self._register_events("value_submit", model=model, doc=doc, comm=comm)
         return model
 
     def _process_event(self, event: Any) -> None:
-        if event.event_name == "enter-pressed":
-            self.value = event.value_input
-            self.value_input = event.value_input
+        if event.event_name == "value_submit":
+            self.value = event.value
+            self.value_input = event.value
             self.enter_pressed = True
 
 

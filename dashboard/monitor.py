@@ -14,7 +14,7 @@ import param
 from panel.viewable import Viewer
 
 from dashboard.context import DashboardContext
-from dashboard.feedback import Feedback, as_text, feedback_alert
+from dashboard.feedback import TABLE_CSS, Feedback, as_text, feedback_alert
 from qbank.errors import QBankError
 from qbank.services.access.flags import SelectorOverview, selector_overview, set_selector
 from qbank.services.calibration.run_views import applied_sh_run, planned_rates
@@ -229,7 +229,8 @@ class MonitorPage(Viewer):
                 css_classes=["qbank-alerts"],
             )
         table = pn.widgets.Tabulator(
-            window_rows(window), show_index=False, disabled=True, pagination="local",
+            window_rows(window), show_index=False, stylesheets=TABLE_CSS, disabled=True,
+            pagination="local",
             page_size=15, layout="fit_data_table", sizing_mode="stretch_width",
             formatters={"observed": {"type": "money", "precision": 3},
                         "planned": {"type": "money", "precision": 3},

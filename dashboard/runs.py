@@ -14,7 +14,7 @@ from panel.viewable import Viewer
 
 from dashboard.charts import exposure_histogram, history_chart
 from dashboard.context import DashboardContext
-from dashboard.feedback import Feedback, as_text, feedback_alert
+from dashboard.feedback import TABLE_CSS, Feedback, as_text, feedback_alert
 from dashboard.jobs import ACTIVE, POLL_PERIOD_MS
 from dashboard.monitor import delivery_note
 from dashboard.sweep import heatmap_pane
@@ -405,7 +405,8 @@ class RunsPage(Viewer):
             self._callback = pn.state.add_periodic_callback(self.tick, period=2 * POLL_PERIOD_MS)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        table = pn.widgets.Tabulator(self.table, show_index=False, disabled=True, sortable=False,
+        table = pn.widgets.Tabulator(self.table, show_index=False, stylesheets=TABLE_CSS,
+                                     disabled=True, sortable=False,
                                      selectable=1, layout="fit_data_table",
                                      sizing_mode="stretch_width", frozen_columns=["run"],
                                      css_classes=["qbank-runs-table"])  # fmt: skip
@@ -490,7 +491,7 @@ class RunsPage(Viewer):
         if result.get("diff"):
             diff = pn.widgets.Tabulator(
                 pn.bind(lambda _changed_only: self.diff_table(), self.param.changed_only),
-                show_index=False, disabled=True, pagination="local",
+                show_index=False, stylesheets=TABLE_CSS, disabled=True, pagination="local",
                 page_size=15, layout="fit_data_table", sizing_mode="stretch_width",
                 formatters={name: {"type": "money", "precision": 4}
                             for name in DIFF_COLUMNS[2:]},
