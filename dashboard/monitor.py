@@ -139,8 +139,9 @@ class MonitorPage(Viewer):
         head = pn.FlexBox(
             pn.widgets.Select.from_param(self.param.exam, label="Exam", width=160),
             pn.widgets.RadioButtonGroup.from_param(self.param.window, button_type="default",
-                                                   margin=(28, 10, 5, 10)),
-            _button("Refresh", lambda _event: self.refresh()), align_items="flex-end",
+                                                   width=240, margin=(28, 10, 5, 10)),
+            _button("Refresh", lambda _event: self.refresh(), margin=(28, 10, 5, 10)),
+            align_items="flex-end",
         )  # fmt: skip
         return pn.Column(
             pn.pane.Markdown("### Delivery and live exposure\nWhich selector live quizzes use, "
@@ -216,7 +217,8 @@ class MonitorPage(Viewer):
                 f"{item.quizzes} of {item.n_quizzes} quizzes (tau {report.tau:g}, planned "
                 f"{'—' if item.planned_rate is None else f'{item.planned_rate:.3g}'}, "
                 f"p = {item.p_value:.2g})" for item in alerts)  # fmt: skip
-            alert = pn.pane.Alert(f"**{len(alerts)} items above tau beyond sampling error** "
+            noun = "item is" if len(alerts) == 1 else "items are"
+            alert = pn.pane.Alert(f"**{len(alerts)} {noun} above tau beyond sampling error** "
                                   f"(one-sided binomial test, level {report.alpha:g} "
                                   f"Bonferroni-corrected):\n\n{listed}",
                                   alert_type="danger", css_classes=["qbank-alerts"])  # fmt: skip
