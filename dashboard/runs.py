@@ -392,6 +392,9 @@ class RunsPage(Viewer):
             return sweep_csv(run.result or {})
         return diff_csv(self.context.sessions, self.context.tenant_id, run.id)
 
+    def _diff_for(self, _changed_only: bool) -> pd.DataFrame:
+        return self.diff_table()
+
     def diff_table(self) -> pd.DataFrame:
         """The selected run's diff rows (empty until it is done): changed first."""
         result = (self.selected.result if self.selected else None) or {}
@@ -490,7 +493,7 @@ class RunsPage(Viewer):
             parts.append(pn.pane.HoloViews(histogram, sizing_mode="stretch_width", min_width=500))
         if result.get("diff"):
             diff = pn.widgets.Tabulator(
-                pn.bind(lambda _changed_only: self.diff_table(), self.param.changed_only),
+                pn.bind(self._diff_for, self.param.changed_only),
                 show_index=False, stylesheets=TABLE_CSS, disabled=True, pagination="local",
                 page_size=15, layout="fit_data_table", sizing_mode="stretch_width",
                 formatters={name: {"type": "money", "precision": 4}
