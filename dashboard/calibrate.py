@@ -133,9 +133,9 @@ class CalibratePage(Viewer):
         self.feedback = Feedback()
         self.run = RunFollower(context, self.feedback)
         self.load_choices()
-        self.reattach()
+        self.reattach(poll=False)  # polling starts when the page is drawn (its document)
 
-    def reattach(self) -> None:
+    def reattach(self, *, poll: bool = True) -> None:
         """Find the tenant's calibrations still queued or running and follow the newest."""
         found = [run for status in ACTIVE
                  for run in list_runs(self.context.sessions, self.context.tenant_id, kind="sh",
@@ -145,7 +145,8 @@ class CalibratePage(Viewer):
         if found and not self.run.active:
             newest = found[0]
             self.run.follow(newest.id)
-            self.run.start_polling()
+            if poll:
+                self.run.start_polling()
             self.feedback.say(f"Run {newest.id[:8]} was started before this page was loaded "
                               f"and is {newest.status}: following it.", "info")  # fmt: skip
 
@@ -265,6 +266,11 @@ class CalibratePage(Viewer):
         self.param.watch(lambda event: list_others(event.new), "active_runs")
         update()
         list_others(self.active_runs)
+        if self.run.active:
+            # Here, not in __init__: the login callback that builds the page awaits the password
+            # check, and a callback added there has no document (Panel then links its CSS from
+            # its CDN); drawing the page runs in the session's document.
+            self.run.start_polling()
         return pn.FlexBox(
             form,
             pn.Column(feedback_alert(self.feedback), status, others, progress, chart, note,

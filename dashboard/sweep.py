@@ -64,9 +64,7 @@ class SweepPage(Viewer):
         found, _total = list_runs(self.context.sessions, self.context.tenant_id, kind="sweep",
                                   page_size=1)  # fmt: skip
         if found:
-            self.run.follow(found[0].id)
-            if self.run.active:
-                self.run.start_polling()
+            self.run.follow(found[0].id)  # polled once the page is drawn (see __panel__)
 
     def params(self) -> SweepParams:
         """The form as validated sweep parameters.
@@ -164,6 +162,8 @@ class SweepPage(Viewer):
 
         self.run.param.watch(update, ["status", "current_iter", "history", "run_id"])
         update()
+        if self.run.active:
+            self.run.start_polling()  # in the session's document, as on Calibrate
         return pn.FlexBox(
             form,
             pn.Column(feedback_alert(self.feedback), status, progress, download, heatmaps,

@@ -151,8 +151,8 @@ def page(browser, served, request, size):
         print(f"screenshot of the failure: {path}")
     context.close()
     if request.node.get_closest_marker("known_cdn_css"):
-        # Known, not fixed: after a reload under a running in-process job, Panel links two of
-        # its stylesheets (loading.css, markdown.css) from its CDN instead of the app.
+        # Known, not fixed: after page.reload(), Panel links two of its stylesheets
+        # (loading.css, markdown.css) from its CDN instead of the app; no other flow does.
         problems = [p for p in problems if "cdn.holoviz.org/panel/" not in p
                     and "ERR_NAME_NOT_RESOLVED" not in p]  # fmt: skip
     assert problems == [], "\n".join(problems)
@@ -306,36 +306,27 @@ def test_a_session_id_the_client_chose_is_refused(served):
 
 
 @pytest.mark.known_cdn_css
-def test_a_reload_reattaches_to_the_running_calibration_and_runs_follow_it(page, served, size):
+def test_a_reload_reattaches_to_the_active_calibration_and_runs_follow_it(page, served, size):
+    # A run recorded and queued but not picked up (as when a worker is busy): it stays active
+    # until it is cancelled, so the test does not race the job runner.
+    sessions = served[1]
+    run_id = create_run(sessions, "default", "EX", CalibrationParams(n=60, test_len=4, iters=2))
     log_in(page, "ada")
     tab(page, "Calibrate")
-    # Long enough to outlive a reload: 30 items, 10 per test, tol 0 never converges.
-    for label, value in (("n simulees", "1000"), ("test length", "10"), ("iterations", "500"),
-                         ("tol (max_over)", "0")):  # fmt: skip
-        field = page.get_by_label(label, exact=True)
-        field.fill(value)
-        field.press("Tab")
-    page.get_by_role("button", name="Start").click()
-    # "preparing the simulation" while XLA compiles (shown unless the compile cache had it)
-    page.locator(".qbank-run-status", has_text=re.compile(
-        r"preparing the simulation|iteration \d+ of 400")).wait_for()  # fmt: skip
+    page.get_by_text(f"Run {run_id[:8]} was started before this page was loaded").wait_for()
     page.reload()
-    # The job runs in the dashboard's process here and keeps both cores busy, while the
-    # password hash runs at the lowest priority: the login is slow, not refused.
-    log_in(page, "ada", timeout=150_000)
+    log_in(page, "ada")
     tab(page, "Calibrate")
     page.get_by_text("was started before this page was loaded").wait_for()
-    page.locator(".qbank-run-status", has_text=re.compile(r"iteration [1-9]\d* of 500")).wait_for(
-        timeout=120_000)  # fmt: skip
+    page.locator(".qbank-run-status", has_text="waiting for the job runner").wait_for()
     snapshot(page, "calibrate", size)
     tab(page, "Runs")
     status = page.locator('.tabulator-row:first-child .tabulator-cell[tabulator-field="status"]')
-    status.get_by_text("running").wait_for()
-    run_id = page.locator(".qbank-runs-table .tabulator-row").first.locator(
-        '[tabulator-field="run"]').inner_text()  # fmt: skip
+    status.get_by_text("queued").wait_for()
     status.click()
-    cancel_run(served[1], "default", get_run_id(served[1], run_id))  # another admin, the CLI
-    status.get_by_text("cancelled").wait_for(timeout=90_000)  # no click on Refresh
+    page.locator(".qbank-run-detail", has_text="status queued").wait_for()
+    cancel_run(sessions, "default", run_id)  # e.g. another admin, or the CLI
+    status.get_by_text("cancelled").wait_for(timeout=60_000)  # no click on Refresh
     page.locator(".qbank-run-detail", has_text="status cancelled").wait_for()
 
 
