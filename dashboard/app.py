@@ -1,4 +1,4 @@
-"""The dashboard application: a login gate, then the Items, Calibrate, Runs and Sweep tabs.
+"""The dashboard application: a login gate, then the Items, Calibrate, Runs, Sweep, Monitor tabs.
 
 Each browser session gets its own ``DashboardApp`` (its own login and page state); the
 database, state store and job queue are shared by the server process. A login lasts as long
@@ -7,6 +7,7 @@ as the browser tab's session: reloading the page asks again.
 
 from __future__ import annotations
 
+import html
 import secrets
 from typing import Any
 
@@ -18,13 +19,14 @@ from dashboard.calibrate import CalibratePage
 from dashboard.context import DashboardContext, build_context
 from dashboard.items import ItemsPage
 from dashboard.login import LoginForm
+from dashboard.monitor import MonitorPage
 from dashboard.runs import RunsPage
 from dashboard.sweep import SweepPage
 from qbank.settings import Settings
 
 __all__ = ["TABS", "DashboardApp", "serve"]
 
-TABS = ("Items", "Calibrate", "Runs", "Sweep")
+TABS = ("Items", "Calibrate", "Runs", "Sweep", "Monitor")
 
 
 class DashboardApp(Viewer):
@@ -37,6 +39,7 @@ class DashboardApp(Viewer):
         self.context = context
         self.login = LoginForm(context)
         self.pages: dict[str, Any] = {}
+        self.header = pn.Row(sizing_mode="stretch_width", css_classes=["qbank-header"])
         self._main = pn.Column(self.login, sizing_mode="stretch_width")
         self.login.param.watch(self._logged_in, "principal")
 
@@ -49,15 +52,20 @@ class DashboardApp(Viewer):
             "Calibrate": CalibratePage(self.context),
             "Runs": RunsPage(self.context),
             "Sweep": SweepPage(self.context),
+            "Monitor": MonitorPage(self.context),
         }
         tabs = pn.Tabs(*((name, page) for name, page in self.pages.items()),
                        dynamic=True, sizing_mode="stretch_width")  # fmt: skip
         tabs.param.watch(self._tab_shown, "active")
-        logout = pn.widgets.Button(label="Log out", width=100)
+        logout = pn.widgets.Button(label="Log out", width=90, height=32, margin=(2, 5))
         logout.on_click(self.logout)
-        header = pn.Row(pn.pane.Markdown(f"## QBank admin · signed in as **{self.user}**"),
-                        pn.HSpacer(), logout, sizing_mode="stretch_width")  # fmt: skip
-        self._main.objects = [header, tabs]
+        # One compact line at any width: the template's title already says "QBank admin".
+        signed_in = pn.pane.HTML(f"signed in as <b>{html.escape(self.user)}</b>",
+                                 styles={"white-space": "nowrap", "color": "white"},
+                                 margin=(8, 10), css_classes=["qbank-signed-in"])  # fmt: skip
+        # In the template's title bar, beside "QBank admin": one line at any width.
+        self.header.objects = [pn.HSpacer(), signed_in, logout]
+        self._main.objects = [tabs]
 
     def _tab_shown(self, event: param.parameterized.Event) -> None:
         page = self.pages[TABS[event.new]]
@@ -71,6 +79,7 @@ class DashboardApp(Viewer):
         self.login = LoginForm(self.context)
         self.login.param.watch(self._logged_in, "principal")
         self.user, self.pages = "", {}
+        self.header.objects = []
         self._main.objects = [self.login]
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -98,7 +107,9 @@ def serve(
     context = build_context(settings)
 
     def session() -> pn.template.BootstrapTemplate:
-        return pn.template.BootstrapTemplate(title="QBank admin", main=[DashboardApp(context)])
+        app = DashboardApp(context)
+        return pn.template.BootstrapTemplate(title="QBank admin", main=[app],
+                                             header=[app.header])  # fmt: skip
 
     return pn.serve(
         {"/": session}, address=host, port=port, websocket_origin=_origins(host, port),

@@ -11,7 +11,7 @@ import param
 from panel.viewable import Viewer
 
 from dashboard.context import DashboardContext
-from dashboard.feedback import Feedback, feedback_alert
+from dashboard.feedback import TABLE_CSS, Feedback, feedback_alert
 from qbank.errors import QBankError
 from qbank.services.exposure.sh_p import set_sh_p
 from qbank.services.exposure.table import (
@@ -144,16 +144,22 @@ class ItemsPage(Viewer):
     def save_sh_p(self, row: int, value: object) -> bool:
         """Save a new sh_p for the table's row ``row``; True when saved.
 
-        Bad input changes nothing: the cell goes back to its stored value and the page says why.
+        Bad input (blank, not a number, outside [0, 1]) changes nothing: the cell goes back to
+        its stored value and the page says why. The same value as stored is not written again.
         """
         frame = self.table.copy()
         qid, ver = int(frame.at[row, "question_id"]), int(frame.at[row, "version"])
         label = f"question {qid} v{ver}"
+        stored = float(frame.at[row, "sh_p"])
         try:
             sh_p = parse_sh_p(value)
+            if sh_p == stored:
+                self.feedback.say(f"Nothing saved: sh_p of {label} is already {sh_p:g}.", "info")
+                self.refresh()
+                return False
             set_sh_p(self.context.sessions, self.context.tenant_id, qid, ver, sh_p)
         except (ValueError, QBankError) as error:
-            self.feedback.say(f"Not saved ({label}): {error}.", "danger")
+            self.feedback.say(f"Not saved ({label}): {error}; it stays {stored:g}.", "danger")
             self.refresh()  # show what is stored
             return False
         frame.at[row, "sh_p"] = sh_p
@@ -166,20 +172,23 @@ class ItemsPage(Viewer):
             self.save_sh_p(int(event.row), event.value)
 
     def __panel__(self) -> pn.viewable.Viewable:
+        # sh_p is edited as text: a number editor turns letters into a blank that Bokeh cannot
+        # convert (the edit then never reaches the page), so the page checks the text itself.
         tabulator = pn.widgets.Tabulator(
-            self.table, show_index=False, sortable=False, disabled=False, layout="fit_columns",
-            editors={**{name: None for name in ITEM_COLUMNS},
-                     "sh_p": {"type": "number", "min": 0, "max": 1, "step": 0.01}},
+            _shown(self.table), show_index=False, stylesheets=TABLE_CSS, sortable=False,
+            disabled=False,
+            layout="fit_data_table", editors={**{name: None for name in ITEM_COLUMNS},
+                                              "sh_p": {"type": "input"}},
             formatters={"a": {"type": "money", "precision": 3},
                         "b": {"type": "money", "precision": 3},
                         "c": {"type": "money", "precision": 3}},
-            widths={"question": 420, "topic": 140},
+            widths=dict(_WIDTHS), frozen_columns=["question_id"],
             titles={"question_id": "qid", "version": "ver", "attempts_7d": "attempts 7d",
                     "exposures_today": "today"}, sizing_mode="stretch_width",
             css_classes=["qbank-items-table"],
         )  # fmt: skip
         tabulator.on_edit(self._on_edit)
-        self.param.watch(lambda event: setattr(tabulator, "value", event.new), "table")
+        self.param.watch(lambda event: setattr(tabulator, "value", _shown(event.new)), "table")
         pager = pn.Row(
             _button("◀ Previous", self.previous_page),
             pn.pane.Markdown(pn.bind(_page_label, self.param.page, self.param.n_pages,
@@ -202,6 +211,18 @@ class ItemsPage(Viewer):
             filters, feedback_alert(self.feedback), hint, tabulator, pager,
             sizing_mode="stretch_width",
         )  # fmt: skip
+
+
+# Fixed widths: the table scrolls sideways on a narrow screen instead of cutting a, b, c to "0…".
+_WIDTHS = {"question_id": 60, "version": 56, "topic": 130, "question": 400, "a": 76, "b": 76,
+           "c": 76, "sh_p": 80, "attempts_7d": 100, "exposures_today": 70}  # fmt: skip
+
+
+def _shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table as the widget shows it: sh_p as text, so that any typed text reaches the page."""
+    shown = frame.copy()
+    shown["sh_p"] = [f"{value:.6g}" for value in frame["sh_p"]]
+    return shown
 
 
 def _button(name: str, action: Any) -> pn.widgets.Button:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, ClassVar
 
 import panel as pn
 import param
@@ -24,6 +24,28 @@ def _client_address() -> str | None:
     request = getattr(context, "request", None)
     address = getattr(request, "remote_ip", None)
     return address if isinstance(address, str) else None
+
+
+class PasswordField(pn.widgets.PasswordInput):
+    """A password input that reports Enter (Bokeh's ``value_submit``; Panel's ignores it)."""
+
+    enter_pressed = param.Event(doc="Enter was pressed in the field.")
+
+    _rename: ClassVar[dict[str, str | None]] = {
+        **pn.widgets.PasswordInput._rename,
+        "enter_pressed": None,
+    }
+
+    def _get_model(self, doc: Any, root: Any = None, parent: Any = None, comm: Any = None) -> Any:
+        model = super()._get_model(doc, root, parent, comm)
+        self._register_events("value_submit", model=model, doc=doc, comm=comm)
+        return model
+
+    def _process_event(self, event: Any) -> None:
+        if event.event_name == "value_submit":
+            self.value = event.value
+            self.value_input = event.value
+            self.enter_pressed = True
 
 
 class LoginForm(Viewer):
@@ -82,11 +104,10 @@ class LoginForm(Viewer):
         username = pn.widgets.TextInput.from_param(
             self.param.username, label="Username", placeholder="e.g. demo-admin", width=300
         )
-        password = pn.widgets.PasswordInput.from_param(
-            self.param.password, label="Password", width=300
-        )
+        password = PasswordField.from_param(self.param.password, label="Password", width=300)
         button = pn.widgets.Button(label="Log in", color="primary", width=300)
         button.on_click(self._clicked)
+        password.param.watch(self._clicked, "enter_pressed")  # Enter submits, as in any form
         return pn.Column(
             pn.pane.Markdown("## QBank admin dashboard\nLog in with an admin account."),
             username, password, button, feedback_alert(self.feedback), width=340,

@@ -9,20 +9,21 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
+from dashboard.calibrate import FIELD_LABELS, run_status_text
 from dashboard.charts import sweep_heatmap
 from dashboard.context import DashboardContext
-from dashboard.feedback import Feedback, feedback_alert
+from dashboard.feedback import Feedback, feedback_alert, in_words
 from dashboard.jobs import RunFollower
-from qbank.cat import ABILITY_MODES
+from qbank.cat import ABILITY_MODES, UPDATE_RULES
 from qbank.errors import InvalidInputError, QBankError
 from qbank.services.calibration.run_views import list_runs
 from qbank.services.calibration.sweep import SweepParams, parse_grid, start_sweep, sweep_csv
 from qbank.services.exposure.table import list_exams
 
-__all__ = ["HEATMAP_METRICS", "SweepPage"]
+__all__ = ["HEATMAP_METRICS", "SweepPage", "heatmap_pane"]
 
 HEATMAP_METRICS = ("max_exp", "unused_share", "rmse")
-_NUMBERS = ("n", "test_len", "iters", "seed", "floor", "ceil")
+_NUMBERS = ("n", "test_len", "iters", "seed", "floor", "ceil", "tol")
 
 
 class SweepPage(Viewer):
@@ -39,6 +40,9 @@ class SweepPage(Viewer):
     ceil = param.Number(default=1.0, allow_None=True)
     theta_dist = param.String(default="normal0,1")
     ability = param.Selector(default="estimated", objects=list(ABILITY_MODES))
+    update_rule = param.Selector(default="multiplicative", objects=list(UPDATE_RULES))
+    until_converged = param.Boolean(default=False)
+    tol = param.Number(default=0.01, allow_None=True)
 
     def __init__(self, context: DashboardContext, **params: Any) -> None:
         super().__init__(**params)
@@ -60,9 +64,7 @@ class SweepPage(Viewer):
         found, _total = list_runs(self.context.sessions, self.context.tenant_id, kind="sweep",
                                   page_size=1)  # fmt: skip
         if found:
-            self.run.follow(found[0].id)
-            if self.run.active:
-                self.run.start_polling()
+            self.run.follow(found[0].id)  # polled once the page is drawn (see __panel__)
 
     def params(self) -> SweepParams:
         """The form as validated sweep parameters.
@@ -70,7 +72,7 @@ class SweepPage(Viewer):
         Raises:
             InvalidInputError: a missing, malformed or out-of-range value.
         """
-        missing = [name for name in _NUMBERS if getattr(self, name) is None]
+        missing = [FIELD_LABELS.get(name, name) for name in _NUMBERS if getattr(self, name) is None]
         if missing:
             raise InvalidInputError(f"give a value for {', '.join(missing)}")
         return SweepParams(
@@ -78,6 +80,7 @@ class SweepPage(Viewer):
             alphas=parse_grid("alpha values", self.alphas),
             **{name: getattr(self, name) for name in _NUMBERS},
             theta_dist=self.theta_dist.strip(), ability=self.ability,
+            update_rule=self.update_rule, until_converged=self.until_converged,
         )  # fmt: skip
 
     def start(self, _event: object = None) -> bool:
@@ -94,7 +97,7 @@ class SweepPage(Viewer):
             _job_id, run_id = start_sweep(self.context.sessions, self.context.queue,
                                           self.context.tenant_id, self.exam, params)  # fmt: skip
         except QBankError as error:
-            self.feedback.say(f"Not started: {error}.", "danger")
+            self.feedback.say(f"Not started: {in_words(str(error), FIELD_LABELS)}.", "danger")
             return False
         self.feedback.say(f"Sweep {run_id[:8]} queued: {params.n_cells} cells.", "info")
         self.run.follow(run_id)
@@ -123,14 +126,23 @@ class SweepPage(Viewer):
             pn.Row(pn.widgets.TextInput.from_param(self.param.theta_dist,
                                                    label="theta distribution", width=150),
                    pn.widgets.Select.from_param(self.param.ability, label="ability", width=150)),
+            pn.Row(pn.widgets.Select.from_param(self.param.update_rule, label="update rule",
+                                                width=150),
+                   pn.widgets.FloatInput.from_param(self.param.tol, label="tol (max_over)",
+                                                    width=150)),
+            pn.widgets.Checkbox.from_param(self.param.until_converged,
+                                           label="until converged (each cell)"),
+            pn.pane.Markdown("Under the sympson-hetter rule alpha plays no part: cells differ "
+                             "by tau only. Conditional S–H is not offered: an exam stores one k "
+                             "per item.", styles={"font-size": "0.85em"}, width=310),
             pn.Row(_button("Start sweep", "primary", self.start),
                    _button("Cancel", "warning", self.run.cancel)),
-            width=340,
+            width=330,
         )  # fmt: skip
         progress = pn.indicators.Progress(value=0, max=100, sizing_mode="stretch_width",
                                           bar_color="success")  # fmt: skip
         status = pn.pane.Markdown("No sweep yet — choose the grid and press Start sweep.")
-        heatmaps = pn.Row(sizing_mode="stretch_width")
+        heatmaps = pn.FlexBox(sizing_mode="stretch_width", css_classes=["qbank-heatmaps"])
         download = pn.widgets.FileDownload(
             callback=lambda: io.StringIO(self.csv_text()), filename="sweep.csv",
             label="Download grid CSV", color="primary", disabled=True, width=220,
@@ -139,20 +151,37 @@ class SweepPage(Viewer):
         def update(*_events: object) -> None:
             progress.value = self.run.progress
             if self.run.run_id:
-                status.object = (f"Sweep `{self.run.run_id[:8]}`: **{self.run.status}** — cell "
-                                 f"{self.run.current_iter} of {self.run.total_iters}")  # fmt: skip
+                status.object = run_status_text(self.run.status, self.run.run_id,
+                                                self.run.current_iter, self.run.total_iters,
+                                                noun="Sweep", step="cell")  # fmt: skip
                 download.filename = f"sweep-{self.run.run_id[:8]}.csv"
             download.disabled = not self.cells()
             cells = self.cells()
-            heatmaps.objects = [pn.pane.HoloViews(sweep_heatmap(cells, metric),
-                                                  sizing_mode="stretch_width")
+            heatmaps.objects = [heatmap_pane(cells, metric)
                                 for metric in HEATMAP_METRICS] if cells else []  # fmt: skip
 
         self.run.param.watch(update, ["status", "current_iter", "history", "run_id"])
         update()
-        return pn.Row(form, pn.Column(feedback_alert(self.feedback), status, progress, download,
-                                      heatmaps, sizing_mode="stretch_width"),
-                      sizing_mode="stretch_width")  # fmt: skip
+        if self.run.active:
+            self.run.start_polling()  # in the session's document, as on Calibrate
+        return pn.FlexBox(
+            form,
+            pn.Column(feedback_alert(self.feedback), status, progress, download, heatmaps,
+                      sizing_mode="stretch_width", min_width=320, styles={"flex": "1 1 420px"}),
+            flex_wrap="wrap", sizing_mode="stretch_width",
+        )  # fmt: skip
+
+
+def heatmap_pane(cells: list[dict[str, Any]], metric: str) -> pn.pane.HoloViews:
+    """One sweep heatmap, at least 280 px wide: narrow screens wrap them instead of squeezing."""
+    return pn.pane.HoloViews(
+        sweep_heatmap(cells, metric),
+        min_width=280,
+        max_width=560,
+        sizing_mode="stretch_width",
+        css_classes=["qbank-heatmap"],
+        styles={"flex": "1 1 280px"},
+    )
 
 
 def _int(parameter: Any, name: str) -> pn.widgets.IntInput:

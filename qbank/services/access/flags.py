@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -10,10 +12,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.cat import SELECTORS
 from qbank.errors import InvalidInputError
-from qbank.store.models import CohortAssignment, FeatureFlag
+from qbank.store.models import CohortAssignment, FeatureFlag, User
 from qbank.store.upsert import upsert
 
-__all__ = ["SELECTOR_KEY", "assign_cohort", "selector_for_user", "set_feature_flag"]
+__all__ = [
+    "SELECTOR_KEY",
+    "SelectorOverview",
+    "assign_cohort",
+    "selector_for_user",
+    "selector_overview",
+    "set_feature_flag",
+    "set_selector",
+]
 
 SELECTOR_KEY = "selector_strategy"
 
@@ -76,3 +86,55 @@ def selector_for_user(sessions: sessionmaker[Session], tenant_id: str, user_id: 
     if flag is not None and flag.enabled and flag.value_json == "sympson_hetter":
         return "sympson_hetter"
     return "vanilla"
+
+
+@dataclass(frozen=True, slots=True)
+class SelectorOverview:
+    """Which selector a tenant's students get, and how many students each way (DESIGN.md)."""
+
+    flag_selector: str  # what a student without a selector_strategy cohort gets
+    flag_enabled: bool
+    cohorts: dict[str, int]  # selector → students assigned to that cohort
+    students_without_cohort: int
+
+    @property
+    def students_by_selector(self) -> dict[str, int]:
+        """Students that each selector serves now (cohorts plus the flag's share)."""
+        totals = {name: self.cohorts.get(name, 0) for name in SELECTORS}
+        totals[self.flag_selector] += self.students_without_cohort
+        return totals
+
+
+def selector_overview(sessions: sessionmaker[Session], tenant_id: str) -> SelectorOverview:
+    """The tenant's ``selector_strategy`` flag and the students in each selector cohort."""
+    with sessions() as session:
+        flag = session.get(FeatureFlag, (tenant_id, SELECTOR_KEY))
+        students = {
+            user.username
+            for user in session.scalars(select(User).where(User.tenant_id == tenant_id))
+            if "student" in (user.roles or [])
+        }
+        assigned = dict(session.execute(
+            select(CohortAssignment.user_id, CohortAssignment.cohort_value).where(
+                CohortAssignment.tenant_id == tenant_id,
+                CohortAssignment.cohort_key == SELECTOR_KEY)
+        ).all())  # fmt: skip
+    enabled = bool(flag is not None and flag.enabled)
+    by_flag = "sympson_hetter" if enabled and flag and flag.value_json == "sympson_hetter" else None
+    cohorts = Counter(value for user, value in assigned.items() if user in students and
+                      value in SELECTORS)  # fmt: skip
+    return SelectorOverview(
+        flag_selector=by_flag or "vanilla", flag_enabled=enabled, cohorts=dict(cohorts),
+        students_without_cohort=sum(1 for user in students if assigned.get(user) not in SELECTORS),
+    )  # fmt: skip
+
+
+def set_selector(sessions: sessionmaker[Session], tenant_id: str, selector: str) -> None:
+    """Switch the ``selector_strategy`` flag: the selector of students without a cohort.
+
+    Raises:
+        InvalidInputError: not one of ``SELECTORS``.
+    """
+    if selector not in SELECTORS:
+        raise InvalidInputError(f"the selector must be one of {', '.join(SELECTORS)}")
+    set_feature_flag(sessions, tenant_id, SELECTOR_KEY, True, selector)

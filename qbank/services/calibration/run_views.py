@@ -28,9 +28,11 @@ __all__ = [
     "CONDITIONAL_DIFF_CSV_HEADER",
     "DIFF_CSV_HEADER",
     "MAX_PAGE_SIZE",
+    "applied_sh_run",
     "diff_csv",
     "get_run",
     "list_runs",
+    "planned_rates",
     "run_status",
 ]
 DIFF_CSV_HEADER = ("qid", "ver", "sh_p_before", "sh_p_after", "delta")
@@ -181,3 +183,44 @@ def run_status(
         "avg_exp": run.avg_exp, "max_over": run.max_over, "error": run.error,
         "result": run.result if run.status == "done" else None,
     }  # fmt: skip
+
+
+def applied_sh_run(
+    sessions: sessionmaker[Session], tenant_id: str, exam_code: str
+) -> RunDetail | None:
+    """The exam's most recently applied S–H run whose values are still applied, or None.
+
+    (Applied then partly superseded still counts: its simulated rates are the plan closest to
+    what delivery uses; ``in_effect`` says whether all of its k still hold.)
+    """
+    fail_stale_runs(sessions)
+    with sessions.begin() as session:
+        runs = session.scalars(
+            select(CalibrationRun)
+            .where(CalibrationRun.tenant_id == tenant_id, CalibrationRun.exam_code == exam_code,
+                   CalibrationRun.kind == "sh", CalibrationRun.status == "done",
+                   CalibrationRun.applied_at.is_not(None))
+            .order_by(CalibrationRun.applied_at.desc())
+        ).all()  # fmt: skip
+        for run in runs:
+            in_effect, superseded_by = run_effect(session, run)
+            detail = _detail(run)
+            if _applied(detail):
+                return dataclasses.replace(detail, in_effect=in_effect, superseded_by=superseded_by)
+    return None
+
+
+def _applied(run: RunDetail) -> bool:
+    applied = datetime.fromisoformat(run.applied_at) if run.applied_at else None
+    rolled_back = datetime.fromisoformat(run.rolled_back_at) if run.rolled_back_at else None
+    return applied is not None and (rolled_back is None or rolled_back < applied)
+
+
+def planned_rates(run: RunDetail) -> dict[tuple[int, int], float]:
+    """The exposure rate of each item that the run simulated under its new k."""
+    result = run.result or {}
+    rates = result.get("exposure_rates_after") or []
+    return {
+        (int(row["qid"]), int(row["ver"])): float(rate)
+        for row, rate in zip(result.get("diff") or [], rates, strict=False)
+    }

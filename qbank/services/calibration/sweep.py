@@ -66,7 +66,9 @@ class SweepParams:
     """A tau × alpha grid and the calibration settings shared by every cell.
 
     Each tau must be in (0, 1] and each alpha in (0, 5] (``CalibrationParams``' rules); the other
-    fields have ``CalibrationParams``' names, defaults and limits.
+    fields have ``CalibrationParams``' names, defaults and limits (``update_rule``,
+    ``until_converged`` and ``tol`` apply to every cell; under ``sympson-hetter`` alpha plays no
+    part, so its cells differ by tau only).
     """
 
     taus: tuple[float, ...] = (0.1, 0.2, 0.3)
@@ -79,6 +81,9 @@ class SweepParams:
     ceil: float = 1.0
     seed: int = 0
     ability: str = "estimated"
+    update_rule: str = "multiplicative"
+    until_converged: bool = False
+    tol: float = 0.01
     base: CalibrationParams = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -94,6 +99,7 @@ class SweepParams:
         base = CalibrationParams(
             n=self.n, test_len=self.test_len, iters=self.iters, theta_dist=self.theta_dist,
             floor=self.floor, ceil=self.ceil, seed=self.seed, ability=self.ability,
+            update_rule=self.update_rule, until_converged=self.until_converged, tol=self.tol,
         )  # fmt: skip
         for tau in taus:
             dataclasses.replace(base, tau=tau)
