@@ -239,10 +239,10 @@ class CalibratePage(Viewer):
                    _button("Cancel", "warning", self.run.cancel)),
             width=330,
         )  # fmt: skip
-        note = pn.pane.Alert(DEFAULTS_NOTE + " Conditional S–H runs on a pool file or a "
-                             "generated pool (`qbank calibrate-sh --conditional`): an exam stores "
-                             "one k per item.", alert_type="light", css_classes=["qbank-note"],
-                             sizing_mode="stretch_width")  # fmt: skip
+        note = pn.pane.Alert(DEFAULTS_NOTE + " Conditional S–H (Stocking & Lewis 1998) gives every "
+                             "item one k per θ stratum; delivery draws with the k of the stratum "
+                             "holding the student's current θ̂.", alert_type="light",
+                             css_classes=["qbank-note"], sizing_mode="stretch_width")  # fmt: skip
         progress = pn.indicators.Progress(value=0, max=100, bar_color="success",
                                           sizing_mode="stretch_width")  # fmt: skip
         status = pn.pane.Markdown("No run started yet — fill in the form and press Start.",

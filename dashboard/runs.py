@@ -17,6 +17,7 @@ from dashboard.context import DashboardContext
 from dashboard.feedback import TABLE_CSS, Feedback, as_text, feedback_alert
 from dashboard.jobs import ACTIVE, POLL_PERIOD_MS
 from dashboard.monitor import delivery_note
+from dashboard.stratum_chart import MIN_WIDTH, stratum_exposure_heatmap
 from dashboard.sweep import heatmap_pane
 from qbank.errors import ChangedSinceError, QBankError
 from qbank.services.access.flags import selector_overview
@@ -491,6 +492,15 @@ class RunsPage(Viewer):
                                            result["exposure_rates_after"],
                                            tau=run.params.get("tau"))  # fmt: skip
             parts.append(pn.pane.HoloViews(histogram, sizing_mode="stretch_width", min_width=500))
+        if result.get("exposure_by_stratum_after"):  # max exposure per θ stratum, before/after
+            heatmap = stratum_exposure_heatmap(
+                result["exposure_by_stratum_before"], result["exposure_by_stratum_after"],
+                result.get("strata", []), run.params.get("tau"),
+            )  # fmt: skip
+            parts.append(pn.pane.HoloViews(
+                heatmap, sizing_mode="stretch_width", min_width=MIN_WIDTH,
+                css_classes=["qbank-strata"],
+            ))  # fmt: skip
         if result.get("diff"):
             diff = pn.widgets.Tabulator(
                 pn.bind(self._diff_for, self.param.changed_only),

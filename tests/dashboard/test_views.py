@@ -157,7 +157,7 @@ def test_parse_sh_p_accepts_numbers_and_numeric_text():
         ({"tol": None}, "give a value for tol (max_over)"),
         ({"tol": -0.5}, "tol (max_over) must be in"),
         ({"strata": "-1, x"}, "strata cut points must be numbers"),
-        ({"conditional": True}, "conditional S–H runs on a pool file"),
+        ({"conditional": True, "strata": "1, 0"}, "strata"),
     ],
 )
 def test_calibrate_refuses_bad_input_and_starts_nothing(context, exam, fields, message):
