@@ -134,24 +134,25 @@ def _load(path: Path) -> Any | None:
         return None
 
 
-# XLA options set to their defaults: they change nothing but the key under which JAX's own
-# persistent cache files the program. An executable that JAX loaded from its cache serializes
-# into a copy that fails when run ("Function … not found"), so the copy saved here must come from
-# a fresh compile, i.e. from a key JAX's cache does not hold yet; the second set is for a rare
-# second try (this cache's file lost while JAX's cache kept the first key).
-_FRESH_OPTIONS: tuple[dict[str, Any], ...] = (
-    {"xla_cpu_enable_fast_math": False},
-    {"xla_cpu_enable_fast_math": False, "xla_llvm_disable_expensive_passes": False},
-)
+# An executable that JAX loaded from its own persistent cache serializes into a copy that fails
+# when run ("Function … not found"), so the copy saved here must come from a fresh compile. The
+# program is therefore compiled under a name of its own, made from this cache's key: JAX's cache
+# holds a program of that name only if an earlier save of the same key failed or its file was
+# deleted, and then the second name is tried.
+_ATTEMPTS = ("", "_again")
 
 
 def _compile_and_save(
     function: Any, path: Path, args: tuple[Any, ...], static: dict[str, Any]
 ) -> Any:
-    lowered = function.lower(*args, **static)
     compiled = None
-    for options in _FRESH_OPTIONS:
-        compiled = lowered.compile(compiler_options=options)
+    for suffix in _ATTEMPTS:
+
+        def program(*dynamic: Any) -> Any:
+            return function(*dynamic, **static)
+
+        program.__name__ = program.__qualname__ = f"{path.stem.replace('-', '_')}{suffix}"
+        compiled = jax.jit(program).lower(*args).compile()
         if _save(path, compiled, args):
             break
     return compiled
