@@ -89,30 +89,38 @@ def cached_compile(function: Any, *args: Any, **static: Any) -> Callable[..., An
     """``function`` (a ``jax.jit`` with ``static`` as its static arguments) compiled for ``args``.
 
     The compiled callable takes the dynamic arguments only. From memory, else from the disk
-    cache, else lowered and compiled here (and saved). Without a cache dir: ``function`` itself
-    with the static arguments bound.
+    cache, else lowered and compiled here (and saved). Without a cache dir it is compiled here
+    and kept in memory only.
     """
     folder = _folder()
-    if folder is None:
-        return lambda *dynamic: function(*dynamic, **static)
     name = f"{function.__module__}.{getattr(function, '__qualname__', function.__name__)}"
     key = (name, tuple(sorted((k, repr(v)) for k, v in static.items())), _signature(args))
     found = _MEMORY.get(key)
     if found is not None:
         return found  # type: ignore[no-any-return]
+    if folder is None:
+        fresh: Callable[..., Any] = function.lower(*args, **static).compile()
+        _remember(key, fresh)
+        return fresh
     digest = hashlib.sha256(repr((key, _environment())).encode()).hexdigest()
     path = folder / f"{name.rsplit('.', 1)[-1].strip('_')}-{digest[:40]}.pkl"
     compiled = _load(path)
     if compiled is None:
         compiled = _compile_and_save(function, path, args, static)
-    if len(_MEMORY) >= _MEMORY_LIMIT:
-        _MEMORY.pop(next(iter(_MEMORY)))
-    _MEMORY[key] = compiled
+    _remember(key, compiled)
     return compiled  # type: ignore[no-any-return]
 
 
+def _remember(key: tuple[Any, ...], compiled: Any) -> None:
+    if len(_MEMORY) >= _MEMORY_LIMIT:
+        _MEMORY.pop(next(iter(_MEMORY)))
+    _MEMORY[key] = compiled
+
+
 def cached_call(function: Any, *args: Any, **static: Any) -> Any:
-    """``function(*args, **static)`` through ``cached_compile``."""
+    """``function(*args, **static)`` through ``cached_compile``; without a cache dir, plainly."""
+    if _folder() is None:
+        return function(*args, **static)
     return cached_compile(function, *args, **static)(*args)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -28,6 +27,7 @@ from qbank.cat.metrics import ExposureMetrics, conditional_exposure_rates, expos
 from qbank.cat.simulate import simulate
 from qbank.errors import InvalidInputError
 from qbank.irt.eap import make_grid, prior_log_density
+from qbank.irt.executable_cache import cached_compile
 from qbank.irt.model import MAX_A, MAX_ABS_B, ItemParams
 
 __all__ = [
@@ -137,6 +137,12 @@ def _iteration(
     return metrics, by_stratum, update_k(k, rates, tau, alpha, floor, ceil)
 
 
+_iteration_program = jax.jit(
+    _iteration,
+    static_argnames=("n", "test_len", "dist", "select_at_true", "grid_points", "update_rule"),
+)
+
+
 def compile_simulation(params: CalibrationParams, n_items: int) -> SimulationFn:
     """Compile one calibration iteration for a pool size (ahead of time, so it can be timed).
 
@@ -145,25 +151,18 @@ def compile_simulation(params: CalibrationParams, n_items: int) -> SimulationFn:
     a tau × alpha sweep reuses the compiled function.
     """
     _check_pool_size(params, n_items)
-    function = partial(
-        _iteration,
-        n=params.n,
-        test_len=params.test_len,
-        dist=params.theta_distribution,
-        select_at_true=params.ability == "true",
-        grid_points=61,
-        update_rule=params.update_rule,
-    )
     vector = jnp.zeros(n_items, jnp.float32)  # only shape and dtype matter to the compile
     items = ItemParams(vector, vector, vector)
     edges = jnp.zeros(len(params.strata_edges), jnp.float32)
     k = jnp.zeros((edges.shape[0] + 1, n_items)) if params.conditional else vector
     scalar = jnp.float32(0)
-    lowered = jax.jit(function).lower(
-        jnp.uint32(0), jnp.int32(0), items, k, vector, scalar, scalar, scalar, edges,
-        jnp.bool_(False),
+    # From the executable cache when these shapes were compiled before, by this or another process.
+    compiled: SimulationFn = cached_compile(
+        _iteration_program, jnp.uint32(0), jnp.int32(0), items, k, vector, scalar, scalar, scalar,
+        edges, jnp.bool_(False), n=params.n, test_len=params.test_len,
+        dist=params.theta_distribution, select_at_true=params.ability == "true", grid_points=61,
+        update_rule=params.update_rule,
     )  # fmt: skip
-    compiled: SimulationFn = lowered.compile()
     return compiled
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from qbank.cat import synthetic_pool
 from qbank.errors import InvalidInputError
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, MAX_A, MAX_ABS_B, ItemParams
-from qbank.services.delivery.item_pool import ItemPool
+from qbank.services.delivery.pool import ItemPool
 
 __all__ = [
     "POOL_COLUMNS",

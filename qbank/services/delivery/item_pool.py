@@ -16,6 +16,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from qbank.cat.delivery import PreparedItems, prepare_items
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, ItemParams
+from qbank.services.delivery.pool import ItemPool
 from qbank.store.models import (
     ItemCalibration,
     ItemExposureControl,
@@ -33,25 +34,6 @@ __all__ = [
     "forget_pool_stamps",
     "load_exam_pool",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class ItemPool:
-    """Items with identities, topics, 3PL parameters and S–H k, as arrays for the core."""
-
-    qids: list[str]
-    versions: list[int]
-    topics: list[str]
-    items: ItemParams  # float32 arrays, each (n_items,)
-    k: np.ndarray  # (n_items,) float32 in [0, 1]
-    # (n_items,) bool: k came from Sympson & Hetter's (1985) rule, so delivery sets the item
-    # aside for the rest of a quiz when it loses its lottery; None means none does.
-    sets_aside: np.ndarray | None = None
-
-    @property
-    def n_items(self) -> int:
-        """Pool size."""
-        return len(self.qids)
 
 
 def load_exam_pool(
