@@ -189,7 +189,7 @@ def _as_item_params(items: ItemParams) -> ItemParams:
         raise InvalidInputError(
             f"item parameters need a in (0, {MAX_A:g}], |b| ≤ {MAX_ABS_B:g} and c in [0, 1)"
         )
-    return ItemParams(jnp.asarray(a), jnp.asarray(b), jnp.asarray(c))
+    return ItemParams(jax.device_put(a), jax.device_put(b), jax.device_put(c))
 
 
 class IterationOutcome(NamedTuple):
@@ -268,7 +268,7 @@ def calibrate_sh(
     tau = jnp.asarray(params.item_tau(topics), jnp.float32)
     simulation = simulation or compile_simulation(params, n_items)
 
-    k_current = jnp.asarray(k_before)
+    k_current = jax.device_put(k_before)
     history: list[dict[str, Any]] = []
     initial_rates = np.zeros(n_items, np.float32)
     stop_reason = f"iters: ran all {params.iters} iterations"
