@@ -172,7 +172,7 @@ def calibrate_sh_command(
         read_pool_csv,
         write_k_csv,
     )
-    from qbank.services.calibration.sh import calibrate_pool
+    from qbank.services.calibration.sh_pool import calibrate_pool
 
     sources = [pool_path is not None, synthetic is not None, exam_code is not None]
     if sum(sources) > 1:

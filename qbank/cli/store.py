@@ -247,6 +247,23 @@ def runs_cancel(run_id: str) -> None:
 _BACKOFF_MAX_S = 30.0
 
 
+def _preload_run_kinds(settings: Settings) -> None:
+    """Import the task and every run kind (JAX with them) before the first job, not during it.
+
+    The worker is idle now; a run it picks up then starts iterating within the time of its
+    compiled programs (from the compilation cache) instead of first importing JAX.
+    """
+    import importlib
+
+    from qbank.services.calibration.runs import RUN_KIND_PATHS
+    from qbank.settings import enable_compile_cache
+
+    importlib.import_module("qbank.tasks")
+    for path in RUN_KIND_PATHS.values():
+        importlib.import_module(path.split(":")[0])
+    enable_compile_cache(settings)
+
+
 @click.command("worker")
 @click.option("--queue", "queue_name", help="RQ queue to serve (default: QBANK_RQ_QUEUE or qbank).")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
@@ -284,6 +301,7 @@ def worker_command(queue_name: str | None, burst: bool) -> None:
                        f"({run.reason}); marked failed", err=True)  # fmt: skip
     except (SQLAlchemyError, QBankError) as error:
         click.echo(f"qbank worker: cannot sweep runs yet ({type(error).__name__})", err=True)
+    _preload_run_kinds(settings)
     sweeper = RunSweeper(sessions, queue).start()
     backoff = 1.0
     try:

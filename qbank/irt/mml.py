@@ -33,6 +33,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from qbank.errors import InvalidInputError
+from qbank.irt.executable_cache import cached_call
 from qbank.irt.mml_data import ResponseData, check_start, response_data
 from qbank.irt.mml_errors import information_matrix, standard_deviations
 from qbank.irt.mml_items import (
@@ -316,8 +317,8 @@ def initial_params(data: ResponseData, model: str) -> ItemParams:
     scale = np.sqrt(1.0 + np.pi / 8.0 * D**2) / D
     b = -scale * np.log(share / (1.0 - share))
     n_items = b.shape[0]
-    return ItemParams(jnp.asarray(np.ones(n_items)), jnp.asarray(b),
-                      jnp.asarray(np.full(n_items, c)))  # fmt: skip
+    return ItemParams(jax.device_put(np.ones(n_items)), jax.device_put(b),
+                      jax.device_put(np.full(n_items, c)))  # fmt: skip
 
 
 def calibrate_mml(
@@ -352,7 +353,7 @@ def calibrate_mml(
     with jax.enable_x64(True):
         result = _calibrate(responses, observed, weights, settings, start, anchors, on_cycle)
     # Back in the caller's precision (float32 unless it enabled x64 itself).
-    items, errors = (ItemParams(*(jnp.asarray(np.asarray(x)) for x in group))
+    items, errors = (ItemParams(*(jax.device_put(np.asarray(x)) for x in group))
                      for group in (result.items, result.standard_errors))  # fmt: skip
     return result._replace(items=items, standard_errors=errors)
 
@@ -381,12 +382,12 @@ def _calibrate(
     first = initial_params(data, settings.model)
     if start is not None:
         check_start(start, n_items)
-    fit = _Fit(*first) if start is None else _Fit(*(jnp.asarray(np.asarray(x, np.float64))
+    fit = _Fit(*first) if start is None else _Fit(*(jax.device_put(np.asarray(x, np.float64))
                                                     for x in start))  # fmt: skip
     if anchors is not None:  # estimated items start from the heuristic, anchors from `start`
-        fit = _Fit(*(jnp.asarray(np.where(free, np.asarray(new), np.asarray(old)))
+        fit = _Fit(*(jax.device_put(np.where(free, np.asarray(new), np.asarray(old)))
                      for new, old in zip(first, fit, strict=True)))  # fmt: skip
-    return _run_em(fit, data, jnp.asarray(free), settings, on_cycle)[1]
+    return _run_em(fit, data, jax.device_put(free), settings, on_cycle)[1]
 
 
 def _run_em(
@@ -395,14 +396,14 @@ def _run_em(
 ) -> tuple[_Fit, MmlResult]:  # fmt: skip
     points = np.linspace(-settings.limit, settings.limit, settings.n_points)
     density = -0.5 * points**2
-    grid = jnp.asarray(points)
-    log_weights = jnp.asarray(density - np.log(np.sum(np.exp(density))))
+    grid = jax.device_put(points)
+    log_weights = jax.device_put(density - np.log(np.sum(np.exp(density))))
     priors, model = settings.effective_priors(), settings.model
     history: list[CycleProgress] = []
     reason, concerned = "max_cycles", np.zeros(free.shape, bool)
     for cycle in range(1, settings.max_cycles + 1):
-        step = _em_cycle(fit, data, free, grid, log_weights, model, priors,
-                         settings.newton_steps)  # fmt: skip
+        step = cached_call(_em_cycle, fit, data, free, grid, log_weights, model=model,
+                           priors=priors, newton_steps=settings.newton_steps)  # fmt: skip
         change, scaled = np.asarray(step.change), np.asarray(step.scaled_gradient)
         progress = CycleProgress(cycle, settings.max_cycles, float(step.loglik),
                                  float(step.log_posterior), float(change.max()),
@@ -425,13 +426,23 @@ def _run_em(
     n_items = free.shape[0]
     if settings.standard_errors:
         complete = bool(np.all(np.asarray(data.correct) + np.asarray(data.wrong) > 0))
-        loglik, log_post, information, common_curv = _finish(
-            fit, data, free, grid, log_weights, model, priors, complete
+        loglik, log_post, information, common_curv = cached_call(
+            _finish,
+            fit,
+            data,
+            free,
+            grid,
+            log_weights,
+            model=model,
+            priors=priors,
+            complete=complete,
         )
         sd_phi = standard_deviations(np.asarray(information), np.asarray(free), model,
                                      float(common_curv))  # fmt: skip
     else:
-        loglik, log_post = _fit_values(fit, data, free, grid, log_weights, model, priors)
+        loglik, log_post = cached_call(
+            _fit_values, fit, data, free, grid, log_weights, model=model, priors=priors
+        )
         sd_phi = np.full((n_items, 3), np.nan)
     a, c = np.asarray(fit.a), np.asarray(fit.c)
     # Delta method: d a / d log a = a, d c / d logit c = c (1 − c).
@@ -444,7 +455,7 @@ def _run_em(
     items = tuple(int(i) for i in np.flatnonzero(concerned & np.asarray(free)))
     result = MmlResult(
         ItemParams(*(jnp.asarray(x) for x in fit)),
-        ItemParams(*(jnp.asarray(x) for x in errors)), float(loglik),
+        ItemParams(*(jax.device_put(x) for x in errors)), float(loglik),
         float(log_post), len(history), reason == "converged", history, reason,
         () if reason == "converged" else items, _message(reason, items, settings),
     )  # fmt: skip

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
@@ -54,9 +53,10 @@ def response_data(
         raise InvalidInputError("weights must be finite and ≥ 0")
     right = mask & (scores == 1)
     # float64 here becomes JAX's default float: float32 unless a caller enabled x64.
-    return ResponseData(jnp.asarray(right.astype(np.float64)),
-                        jnp.asarray((mask & ~right).astype(np.float64)),
-                        jnp.asarray(frequency))  # fmt: skip
+    # device_put, not jnp.asarray: a plain transfer, where asarray runs a small XLA program.
+    return ResponseData(jax.device_put(right.astype(np.float64)),
+                        jax.device_put((mask & ~right).astype(np.float64)),
+                        jax.device_put(frequency))  # fmt: skip
 
 
 def check_start(start: ItemParams, n_items: int) -> None:

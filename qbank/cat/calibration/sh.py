@@ -30,6 +30,7 @@ from qbank.cat.metrics import ExposureMetrics, conditional_exposure_rates, expos
 from qbank.cat.simulate import simulate
 from qbank.errors import InvalidInputError
 from qbank.irt.eap import make_grid, prior_log_density
+from qbank.irt.executable_cache import cached_compile
 from qbank.irt.model import MAX_A, MAX_ABS_B, ItemParams
 
 __all__ = [
@@ -145,6 +146,12 @@ def _iteration(
     return metrics, by_stratum, update_k(k, rates, tau, alpha, floor, ceil)
 
 
+_iteration_program = jax.jit(
+    _iteration,
+    static_argnames=("n", "test_len", "dist", "select_at_true", "grid_points", "update_rule"),
+)
+
+
 def compile_simulation(
     params: CalibrationParams,
     n_items: int,
@@ -164,27 +171,30 @@ def compile_simulation(
         raise InvalidInputError(
             f"test_len ({params.test_len}) must be the design's max_len ({design.stopping.max_len})"
         )
-    function = partial(
-        _iteration,
-        n=params.n,
-        test_len=params.test_len,
-        dist=params.theta_distribution,
-        select_at_true=params.ability == "true",
-        grid_points=61,
-        update_rule=params.update_rule,
-        design=design,
-        blueprint=blueprint,
-    )
     vector = jnp.zeros(n_items, jnp.float32)  # only shape and dtype matter to the compile
     items = ItemParams(vector, vector, vector)
     edges = jnp.zeros(len(params.strata_edges), jnp.float32)
     k = jnp.zeros((edges.shape[0] + 1, n_items)) if params.conditional else vector
     scalar = jnp.float32(0)
-    lowered = jax.jit(function).lower(
-        jnp.uint32(0), jnp.int32(0), items, k, vector, scalar, scalar, scalar, edges,
-        jnp.bool_(False),
+    if design is not None:  # a design (and its blueprint arrays) is bound into the program
+        function = partial(
+            _iteration, n=params.n, test_len=params.test_len, dist=params.theta_distribution,
+            select_at_true=params.ability == "true", grid_points=61,
+            update_rule=params.update_rule, design=design, blueprint=blueprint,
+        )  # fmt: skip
+        lowered = jax.jit(function).lower(
+            jnp.uint32(0), jnp.int32(0), items, k, vector, scalar, scalar, scalar, edges,
+            jnp.bool_(False),
+        )  # fmt: skip
+        designed: SimulationFn = lowered.compile()
+        return designed
+    # From the executable cache when these shapes were compiled before, by this or another process.
+    compiled: SimulationFn = cached_compile(
+        _iteration_program, jnp.uint32(0), jnp.int32(0), items, k, vector, scalar, scalar, scalar,
+        edges, jnp.bool_(False), n=params.n, test_len=params.test_len,
+        dist=params.theta_distribution, select_at_true=params.ability == "true", grid_points=61,
+        update_rule=params.update_rule,
     )  # fmt: skip
-    compiled: SimulationFn = lowered.compile()
     return compiled
 
 
@@ -211,7 +221,7 @@ def _as_item_params(items: ItemParams) -> ItemParams:
         raise InvalidInputError(
             f"item parameters need a in (0, {MAX_A:g}], |b| ≤ {MAX_ABS_B:g} and c in [0, 1)"
         )
-    return ItemParams(jnp.asarray(a), jnp.asarray(b), jnp.asarray(c))
+    return ItemParams(jax.device_put(a), jax.device_put(b), jax.device_put(c))
 
 
 class IterationOutcome(NamedTuple):
@@ -290,7 +300,7 @@ def calibrate_sh(
     tau = jnp.asarray(params.item_tau(topics), jnp.float32)
     simulation = simulation or compile_simulation(params, n_items)
 
-    k_current = jnp.asarray(k_before)
+    k_current = jax.device_put(k_before)
     history: list[dict[str, Any]] = []
     initial_rates = np.zeros(n_items, np.float32)
     initial_by_stratum: np.ndarray | None = None

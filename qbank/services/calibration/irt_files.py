@@ -104,11 +104,13 @@ def calibrate_responses_file(
     persons, names, matrix = read_responses_csv(path)
     fit = calibrate_mml(matrix, settings=settings, on_cycle=on_cycle)
     respondents = (~np.isnan(matrix)).sum(axis=0)
-    estimates, errors = fit.items, fit.standard_errors
+    # On the host first: indexing a JAX array element by element runs a small program each time.
+    a, b, c = (np.asarray(x) for x in fit.items)
+    se_a, se_b, se_c = (np.asarray(x) for x in fit.standard_errors)
     items = [
-        {"item": name, "a": _number(estimates.a[i]), "b": _number(estimates.b[i]),
-         "c": _number(estimates.c[i]), "se_a": _number(errors.a[i]),
-         "se_b": _number(errors.b[i]), "se_c": _number(errors.c[i]), "n": int(respondents[i])}
+        {"item": name, "a": _number(a[i]), "b": _number(b[i]), "c": _number(c[i]),
+         "se_a": _number(se_a[i]), "se_b": _number(se_b[i]), "se_c": _number(se_c[i]),
+         "n": int(respondents[i])}
         for i, name in enumerate(names)
     ]  # fmt: skip
     return {

@@ -15,7 +15,7 @@ from qbank.cat import synthetic_pool
 from qbank.errors import InvalidInputError
 from qbank.figures import round_figure
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C, MAX_A, MAX_ABS_B, ItemParams
-from qbank.services.delivery.item_pool import ItemPool, StoredValues
+from qbank.services.delivery.pool import ItemPool, StoredValues
 
 __all__ = [
     "POOL_COLUMNS",

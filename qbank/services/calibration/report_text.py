@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from qbank.cat import CalibrationParams
-from qbank.services.calibration.sh import CalibrationReport
+from qbank.services.calibration.sh_pool import CalibrationReport
 
 __all__ = ["format_calibration_report"]
 
