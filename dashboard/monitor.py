@@ -49,7 +49,9 @@ def window_rows(window: ExposureWindow) -> pd.DataFrame:
     """A window's items as the table shows them: most exposed first, alerts marked."""
     rows = [
         {"qid": item.question_id, "ver": item.version, "quizzes": item.quizzes,
-         "observed": item.rate, "planned": item.planned_rate, "p_value": item.p_value,
+         "observed": item.rate, "planned": item.planned_rate,
+         # A p-value only where the rate is above tau; "—" rather than NaN elsewhere.
+         "p_value": "—" if item.p_value is None else f"{item.p_value:.2g}",
          "alert": "above tau" if item.alert else ""}
         for item in window.items
     ]  # fmt: skip
@@ -235,8 +237,7 @@ class MonitorPage(Viewer):
             pagination="local",
             page_size=15, layout="fit_data_table", sizing_mode="stretch_width",
             formatters={"observed": {"type": "money", "precision": 3},
-                        "planned": {"type": "money", "precision": 3},
-                        "p_value": {"type": "money", "precision": 4}},
+                        "planned": {"type": "money", "precision": 3}},
             titles={"observed": "observed rate", "planned": "planned rate",
                     "p_value": "p (rate > tau)"},
             css_classes=["qbank-monitor-table"],
