@@ -284,7 +284,16 @@ class TopicScoreOut(msgspec.Struct, omit_defaults=True):
     correct: int | None = None
 
 
-class QuizSummaryOut(msgspec.Struct):
+class ClassificationOut(msgspec.Struct):
+    """Pass/fail against a design's cut score."""
+
+    cut: float
+    z: float
+    decided: bool
+    passed: bool | None
+
+
+class QuizSummaryOut(msgspec.Struct, omit_defaults=True):
     """A quiz: status, score, θ̂ and SE, per-topic results and items.
 
     Score, θ̂ and SE are ``null`` in exam mode until the quiz is finished.
@@ -304,6 +313,10 @@ class QuizSummaryOut(msgspec.Struct):
     per_topic: dict[str, TopicScoreOut]
     items: list[SummaryItemOut]
     expires_at: Stamp
+    # A quiz of an exam with a test design: that design, and against its cut score (Kingsbury &
+    # Weiss) whether the interval θ̂ ± z·SE decided, and pass/fail (shown once revealed).
+    design: dict[str, Any] | None = None
+    classification: ClassificationOut | None = None
 
 
 # Admin --------------------------------------------------------------------------------------
