@@ -133,8 +133,8 @@ class SweepPage(Viewer):
             pn.widgets.Checkbox.from_param(self.param.until_converged,
                                            label="until converged (each cell)"),
             pn.pane.Markdown("Under the sympson-hetter rule alpha plays no part: cells differ "
-                             "by tau only. Conditional S–H is not offered: an exam stores one k "
-                             "per item.", styles={"font-size": "0.85em"}, width=310),
+                             "by tau only. A sweep compares unconditional settings; calibrate "
+                             "conditional S–H on the Calibrate page.", styles={"font-size": "0.85em"}, width=310),
             pn.Row(_button("Start sweep", "primary", self.start),
                    _button("Cancel", "warning", self.run.cancel)),
             width=330,
