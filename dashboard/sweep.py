@@ -134,7 +134,8 @@ class SweepPage(Viewer):
                                            label="until converged (each cell)"),
             pn.pane.Markdown("Under the sympson-hetter rule alpha plays no part: cells differ "
                              "by tau only. A sweep compares unconditional settings; calibrate "
-                             "conditional S–H on the Calibrate page.", styles={"font-size": "0.85em"}, width=310),
+                             "conditional S–H on the Calibrate page.",
+                             styles={"font-size": "0.85em"}, width=310),
             pn.Row(_button("Start sweep", "primary", self.start),
                    _button("Cancel", "warning", self.run.cancel)),
             width=330,
