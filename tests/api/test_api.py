@@ -20,6 +20,21 @@ def publish_exam(client, n=12):
     return ids
 
 
+def finished_run(client, admin, app_settings, run_id):
+    """The run's detail once it is done or failed (an RQ worker drains the queue first)."""
+    if app_settings.redis_url:  # a worker serves the RQ queue
+        from qbank.jobs.queue import RqJobQueue
+
+        RqJobQueue(app_settings.redis_url, app_settings.rq_queue).worker().work(burst=True)
+    detail = {}
+    for _ in range(300):
+        detail = client.get(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}", headers=admin).json()
+        if detail["status"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    return detail
+
+
 def test_health_reports_the_backends(client, app_settings):
     body = client.get("/health").json()
     assert body["status"] == "ok"
@@ -397,17 +412,7 @@ def test_calibration_with_the_published_rule_until_converged(client, app_setting
         "exam_code": "EX", "n": 100, "test_len": 4, "iters": 8, "tau": 1.0, "dry_run": True,
         "update_rule": "sympson-hetter", "until_converged": True, "tol": 0.0})  # fmt: skip
     assert started.status_code == 201, started.text
-    run_id = started.json()["run_id"]
-    if app_settings.redis_url:  # a worker serves the RQ queue
-        from qbank.jobs.queue import RqJobQueue
-
-        RqJobQueue(app_settings.redis_url, app_settings.rq_queue).worker().work(burst=True)
-    detail = {}
-    for _ in range(300):
-        detail = client.get(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}", headers=admin).json()
-        if detail["status"] in ("done", "failed"):
-            break
-        time.sleep(0.1)
+    detail = finished_run(client, admin, app_settings, started.json()["run_id"])
     assert detail["status"] == "done", detail
     assert detail["params"]["update_rule"] == "sympson-hetter"
     assert detail["params"]["until_converged"] is True
@@ -430,16 +435,8 @@ def test_delivery_follows_the_1985_rule_an_applied_run_used(client, app_settings
         "exam_code": "EX", "n": 200, "test_len": 6, "iters": 2, "tau": 0.2,
         "update_rule": "sympson-hetter"})  # fmt: skip
     assert started.status_code == 201, started.text
-    if app_settings.redis_url:  # a worker serves the RQ queue
-        from qbank.jobs.queue import RqJobQueue
-
-        RqJobQueue(app_settings.redis_url, app_settings.rq_queue).worker().work(burst=True)
     run_id = started.json()["run_id"]
-    for _ in range(300):
-        run = client.get(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}", headers=admin).json()
-        if run["status"] in ("done", "failed"):
-            break
-        time.sleep(0.1)
+    run = finished_run(client, admin, app_settings, run_id)
     assert run["status"] == "done", run
     flag = {"key": "selector_strategy", "enabled": True, "value": "sympson_hetter"}
     assert client.post("/v1/admin/flags", headers=admin, json=flag).status_code == 200
@@ -486,16 +483,8 @@ def test_delivery_follows_the_conditional_k_an_applied_run_wrote(client, app_set
         "exam_code": "EX", "n": 300, "test_len": 6, "iters": 2, "tau": 0.3,
         "update_rule": "sympson-hetter", "conditional": True, "strata": [-0.5, 0.5]})  # fmt: skip
     assert started.status_code == 201, started.text
-    if app_settings.redis_url:  # a worker serves the RQ queue
-        from qbank.jobs.queue import RqJobQueue
-
-        RqJobQueue(app_settings.redis_url, app_settings.rq_queue).worker().work(burst=True)
     run_id = started.json()["run_id"]
-    for _ in range(300):
-        run = client.get(f"/v1/admin/exposure/calibrate_sh/runs/{run_id}", headers=admin).json()
-        if run["status"] in ("done", "failed"):
-            break
-        time.sleep(0.1)
+    run = finished_run(client, admin, app_settings, run_id)
     assert run["status"] == "done", run
     assert run["params"]["conditional"] is True
     assert run["result"]["strata"] == [-0.5, 0.5]

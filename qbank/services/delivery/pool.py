@@ -47,11 +47,6 @@ class ItemPool:
         """Pool size."""
         return len(self.qids)
 
-    @property
-    def is_conditional(self) -> bool:
-        """Whether any item has one k per θ stratum."""
-        return any(entry is not None for entry in self.stratified or ())
-
     def k_by_stratum(self, strata: Sequence[float]) -> np.ndarray:
         """``(len(strata) + 1, n_items)`` k for these cut points, the start of a conditional run.
 
