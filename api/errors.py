@@ -40,6 +40,7 @@ __all__ = [
 
 _log = logging.getLogger("api.errors")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_BACKING_SERVICE_RETRY_S = 5
 
 _STATUS: dict[type[QBankError], int] = {
     InvalidInputError: 400, PermissionDeniedError: 403, NotFoundError: 404, ConflictError: 409,
@@ -82,6 +83,8 @@ def domain_error_response(request: Request[Any, Any, Any], exc: Exception) -> Re
     status = next((_STATUS[t] for t in type(exc).__mro__ if t in _STATUS), 400)
     extra = getattr(exc, "extra", None)
     retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after is None and status == 503:
+        retry_after = _BACKING_SERVICE_RETRY_S  # an outage: come back soon, not never
     headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else None
     return _body(request, status, type(exc).__name__, str(exc), extra, headers)
 

@@ -12,6 +12,8 @@ means psycopg2, as in ``make_engine``, whatever SQLAlchemy's own default driver 
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -132,3 +134,48 @@ def rq_queue(redis_url: str | None) -> Iterator[str]:
             for key in client.scan_iter(f"{name}:*"):
                 client.delete(key)
             client.close()
+
+
+class PrivateRedis:
+    """A `redis-server` of a test's own on ``port`` (nothing on disk), to stop and restart."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._server: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import redis
+
+        self._server = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--bind", "127.0.0.1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port)
+        try:
+            for _ in range(200):
+                try:
+                    client.ping()
+                    return
+                except redis.exceptions.ConnectionError:
+                    time.sleep(0.05)
+        finally:
+            client.close()
+        raise AssertionError("private redis-server did not start")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.terminate()
+            self._server.wait(timeout=30)
+            self._server = None
+
+
+@contextmanager
+def private_redis_server(port: int) -> Iterator[PrivateRedis]:
+    """A started ``PrivateRedis``, stopped at the end whatever happened."""
+    server = PrivateRedis(port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -21,24 +21,8 @@ from qbank.services.calibration.runs import set_job_id
 from qbank.services.calibration.sh import create_run
 from qbank.store.db import init_schema, make_engine, make_session_factory
 from tests.api.test_serve import free_port
-from tests.backends import postgres_schema
+from tests.backends import postgres_schema, private_redis_server
 from tests.services.conftest import EXAM, TENANT, build_exam
-
-
-def _redis_server(port):
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly",
-                               "no", "--bind", "127.0.0.1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            return server
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.05)
-    raise AssertionError("private redis-server did not start")
 
 
 def _wait_for(condition, timeout_s, what):
@@ -58,8 +42,7 @@ def _run_status(sessions, run_id):
 def test_the_worker_survives_redis_going_away_while_a_job_runs():
     port = free_port()
     redis_url = f"redis://127.0.0.1:{port}/0"
-    server = _redis_server(port)
-    with postgres_schema() as database_url:
+    with private_redis_server(port) as server, postgres_schema() as database_url:
         engine = make_engine(database_url)
         init_schema(engine)
         sessions = make_session_factory(engine)
@@ -80,12 +63,11 @@ def test_the_worker_survives_redis_going_away_while_a_job_runs():
             queue = RqJobQueue(redis_url, queue_name)
             set_job_id(sessions, TENANT, first, queue.enqueue(CALIBRATION_TASK, first))
             _wait_for(lambda: _run_status(sessions, first) == "running", 180, "the first run")
-            server.terminate()  # Redis goes away while the job runs
-            server.wait(timeout=30)
+            server.stop()  # Redis goes away while the job runs
             _wait_for(lambda: _run_status(sessions, first) == "done", 300, "the first run to end")
             time.sleep(3)  # the worker now finds Redis gone as it records the job's end
             assert worker.poll() is None, "".join(log)[-3000:]
-            server = _redis_server(port)  # back, empty
+            server.start()  # back, empty
             quick = CalibrationParams(n=100, test_len=3, iters=2, seed=2)
             second = create_run(sessions, TENANT, EXAM, quick)
             queue = RqJobQueue(redis_url, queue_name)
@@ -97,8 +79,6 @@ def test_the_worker_survives_redis_going_away_while_a_job_runs():
         finally:
             worker.terminate()
             worker.wait(timeout=30)
-            server.terminate()
-            server.wait(timeout=30)
             engine.dispose()
 
 
