@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.api.test_serve import free_port, wait_healthy
@@ -117,3 +118,30 @@ def test_swagger_ui_and_redoc_render_offline(demo):
     # Nothing but the app was needed. ReDoc's "API docs by Redocly" badge is the one outside
     # request it makes; refused, it hides itself (the bundle's own onError fallback).
     assert set(refused) <= {REDOCLY_BADGE}, refused
+
+
+def test_the_readme_design_put_runs_as_written(demo):
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```sh\n(curl -s -X PUT localhost:8000/v1/admin/exams/DEMO-EXAM/design.+?)"
+                      r"\n```", readme, flags=re.S).group(1)  # fmt: skip
+    login = httpx.post(f"{demo['base']}/v1/auth/login", timeout=60,
+                       json={"username": "demo-admin",
+                             "password": demo["passwords"]["demo-admin"]})  # fmt: skip
+    assert login.status_code == 200, login.text
+    script = block.replace("localhost:8000", f"localhost:{demo['port']}")
+    env = {**os.environ, "ADMIN": login.json()["access_token"]}
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True,
+                          text=True, timeout=120, env=env, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    stored = httpx.get(
+        f"{demo['base']}/v1/admin/exams/DEMO-EXAM/design",
+        timeout=60,
+        headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+    )
+    assert stored.status_code == 200, stored.text
+    design = stored.json()["design"]
+    assert design["stopping"]["max_len"] == 30
+    assert design["stopping"]["se"] == 0.3
+    assert design["exposure"]["method"] == "sympson_hetter"
