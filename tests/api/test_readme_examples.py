@@ -124,22 +124,18 @@ def test_the_readme_design_put_runs_as_written(demo):
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed")
     readme = (ROOT / "README.md").read_text()
-    block = re.search(r"```sh\n(curl -s -X PUT localhost:8000/v1/admin/exams/DEMO-EXAM/design.+?)"
-                      r"\n```", readme, flags=re.S).group(1)  # fmt: skip
-    login = httpx.post(f"{demo['base']}/v1/auth/login", timeout=60,
-                       json={"username": "demo-admin",
-                             "password": demo["passwords"]["demo-admin"]})  # fmt: skip
-    assert login.status_code == 200, login.text
+    block = re.search(r"```sh\n(ADMIN=.+?/v1/admin/exams/DEMO-EXAM/design.+?)\n```", readme,
+                      flags=re.S).group(1)  # fmt: skip
+    assert '"password": "…"' in block
     script = block.replace("localhost:8000", f"localhost:{demo['port']}")
-    env = {**os.environ, "ADMIN": login.json()["access_token"]}
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True,
-                          text=True, timeout=120, env=env, check=False)  # fmt: skip
+    script = script.replace('"password": "…"', f'"password": "{demo["passwords"]["demo-admin"]}"')
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script + "\necho; echo $ADMIN"],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    stored = httpx.get(
-        f"{demo['base']}/v1/admin/exams/DEMO-EXAM/design",
-        timeout=60,
-        headers={"Authorization": f"Bearer {login.json()['access_token']}"},
-    )
+    put, token = done.stdout.splitlines()[-2:]
+    assert json.loads(put)["design"]["stopping"]["max_len"] == 30
+    stored = httpx.get(f"{demo['base']}/v1/admin/exams/DEMO-EXAM/design", timeout=60,
+                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     assert stored.status_code == 200, stored.text
     design = stored.json()["design"]
     assert design["stopping"]["max_len"] == 30
