@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Router
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException
+from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import (
     JsonRenderPlugin,
@@ -49,6 +52,17 @@ def operation_id(handler: Any, _method: Any, _path: Any) -> str:
     return str(getattr(function, "__name__", None) or handler.handler_name)
 
 
+def _not_found_as_json(connection: ASGIConnection[Any, Any, Any, Any],
+                       handler: BaseRouteHandler) -> None:  # fmt: skip
+    """Litestar answers an unknown ``/schema/…`` path with an HTML page; ours is the JSON error.
+
+    A guard on the docs router sees which handler matched; on Litestar's catch-all it raises
+    ``NotFoundException``, which the app's handler turns into ``ErrorBody`` like any 404.
+    """
+    if getattr(handler.fn, "__name__", "") == "handle_schema_path_not_found":
+        raise NotFoundException(f"no documentation page at {connection.url.path}")
+
+
 def openapi_config(title: str, version: str) -> OpenAPIConfig:
     """``/schema``: ReDoc (also at ``/schema/redoc``), Swagger UI, the JSON and YAML schema."""
     return OpenAPIConfig(
@@ -56,6 +70,8 @@ def openapi_config(title: str, version: str) -> OpenAPIConfig:
         version=version,
         description=DESCRIPTION,
         operation_id_creator=operation_id,
+        openapi_router=Router("/schema", route_handlers=[], include_in_schema=False,
+                              guards=[_not_found_as_json]),
         render_plugins=[
             RedocRenderPlugin(path=["/", "/redoc"], js_url=f"{ASSETS_PATH}/redoc.standalone.js",
                               google_fonts=False, favicon=_FAVICON),

@@ -31,3 +31,14 @@ def test_expected_errors_carry_a_fresh_request_id(client):
     ids = [first.json()["request_id"], second.json()["request_id"]]
     assert len(set(ids)) == 2
     assert all(len(i) == 32 for i in ids)
+
+
+def test_unknown_docs_paths_answer_the_json_404_and_the_docs_still_render(client):
+    for path in ("/schema/elements", "/schema/rapidoc", "/schema/nope/deeper"):
+        response = client.get(path, headers={"X-Request-ID": "docs-1"})
+        assert response.status_code == 404, path
+        assert response.headers["content-type"].startswith("application/json"), path
+        assert response.json()["error"] == "NotFoundError"
+        assert response.json()["request_id"] == "docs-1"
+    for path in ("/schema", "/schema/redoc", "/schema/swagger", "/schema/openapi.json"):
+        assert client.get(path).status_code == 200, path
