@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.irt.model import D
@@ -85,13 +85,13 @@ def _add_responses(session: Session, tenant_id: str, wanted: int, seed: int) -> 
         p_correct = c + (1 - c) / (1 + np.exp(-D * a * (abilities[student] - b)))
         correct = bool(rng.random() < p_correct)
         wrong = "B" if correct_label == "A" else "A"
-        rows.append(UserResponse(
+        rows.append(dict(
             user_id=f"{DEMO_USER_PREFIX}{student:04d}", tenant_id=tenant_id, question_id=qid,
             version=ver, option_label=correct_label if correct else wrong, is_correct=correct,
             time_taken_ms=int(rng.gamma(4.0, 15_000)),
             created_at=now - timedelta(seconds=float(rng.uniform(0, RESPONSE_DAYS * 86400))),
         ))  # fmt: skip
-    session.add_all(rows)
+    session.execute(insert(UserResponse), rows)  # one executemany: ORM objects cost 10x more
     return len(rows)
 
 
