@@ -49,12 +49,19 @@ def exposure_by_item_chart(
     line = hv.HLine(even, label=f"even use = {even:.3g}").opts(
         color="black", line_dash="dashed", line_width=1.5
     )
+    top = max(float(frame["rate"].max()) if len(order) else 0.0, even)
     return (bars * line).opts(
-        title="Exposure rate of each item, most exposed first", height=_HEIGHT,
+        title=f"Exposure by item, most exposed first (dashed: even use {even:.3g})",
+        height=_HEIGHT, ylim=(0, _headroom(top)),
         responsive=True, min_width=MIN_WIDTH, xlabel="items by exposure rank",
         ylabel="exposure rate", show_grid=True, legend_position="top_right",
         padding=(0.02, 0.05),
     )  # fmt: skip
+
+
+def _headroom(top: float) -> float:
+    """The top of a bar chart's axis: room above the highest bar (HoloViews pads only below)."""
+    return 1.1 * top if top > 0 else 1.0
 
 
 def _rank_ticks(n_items: int) -> list[int]:
@@ -74,6 +81,7 @@ def lengths_chart(lengths: npt.ArrayLike) -> hv.Bars:
     frame = {"length": [str(value) for value in values], "simulees": counts, "share": share}
     return hv.Bars(frame, "length", ["simulees", "share"], label="simulees").opts(
         title="Test length", height=_HEIGHT, responsive=True, min_width=MIN_WIDTH,
+        ylim=(0, _headroom(float(counts.max()) if counts.size else 0.0)),
         color="#2ca02c", line_color=None, tools=[hover], xlabel="items given",
         ylabel="simulees", show_grid=True, padding=(0.02, 0.05),
     )  # fmt: skip
@@ -94,6 +102,7 @@ def conditional_exposure_chart(max_by_stratum: npt.ArrayLike, strata: Sequence[f
     frame = {"stratum": names[: len(values)], "max_exp": values}
     return hv.Bars(frame, "stratum", "max_exp", label="max exposure").opts(
         title="Max exposure by true-θ stratum", height=_HEIGHT, responsive=True,
+        ylim=(0, _headroom(float(values.max()) if values.size else 0.0)),
         min_width=MIN_WIDTH, color="#d62728", line_color=None, tools=[hover],
         xlabel="true θ", ylabel="max exposure", show_grid=True, padding=(0.02, 0.05),
     )  # fmt: skip

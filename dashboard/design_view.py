@@ -7,6 +7,7 @@ return, so tests can read them without a browser.
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -112,11 +113,18 @@ def design_layout(page: DesignPage) -> pn.viewable.Viewable:
                          "whether a design is valid; nothing is stored before you confirm."),
         *_selection_widgets(page.form), *_exposure_widgets(page.form),
         *_stopping_widgets(page.form), *_blueprint_widgets(page.form),
-        pn.Row(_button("Preview", page.start_preview, "primary"),
-               _button("Save…", page.ask_save, "success"),
-               _button("Reset", lambda _event: page.reset())),
-        pn.panel(pn.bind(_confirm_view, page, page.param.pending_save)),
-        feedback_alert(page.feedback),
+        # The buttons and their answers stay in view at the bottom of the window while the
+        # admin scrolls the form: a refusal or a confirmation is never below the fold.
+        pn.Column(
+            pn.Row(_button("Preview", page.start_preview, "primary"),
+                   _button("Save…", page.ask_save, "success"),
+                   _button("Reset", lambda _event: page.reset())),
+            pn.panel(pn.bind(_confirm_view, page, page.param.pending_save)),
+            feedback_alert(page.feedback),
+            width=FORM_WIDTH, css_classes=["qbank-design-actions"],
+            styles={"position": "sticky", "bottom": "0", "z-index": "10", "background": "white",
+                    "border-top": "1px solid #ddd", "padding-bottom": "8px"},
+        ),
         width=FORM_WIDTH, css_classes=["qbank-design-form"],
     )  # fmt: skip
     results = pn.Column(
@@ -244,8 +252,13 @@ def _stopping_widgets(form: DesignForm) -> list[Any]:
         )
 
     def switch(name: str, label: str) -> pn.widgets.Checkbox:
-        return pn.widgets.Checkbox.from_param(form.param[name], name=label, width=280,
-                                              margin=(32, 10, 5, 10))  # fmt: skip
+        return pn.widgets.Checkbox.from_param(
+            form.param[name],
+            name=label,
+            width=280,
+            margin=(32, 10, 5, 10),
+            css_classes=[f"qbank-{name.replace('_', '-')}"],
+        )
 
     return [
         pn.pane.Markdown("**Stopping** (a test ends when any rule on says so)",
@@ -260,7 +273,7 @@ def _stopping_widgets(form: DesignForm) -> list[Any]:
                number("min_info", "information", 0.05, "use_min_info")),
         pn.Row(switch("classify", "classify pass/fail: stop once θ̂ ± z·SE excludes the cut"),
                number("cut", "cut θ", 0.1, "classify")),
-        pn.Row(pn.Spacer(width=280), number("z", "z", 0.1, "classify")),
+        pn.Row(pn.Spacer(width=300), number("z", "z", 0.1, "classify")),
     ]  # fmt: skip
 
 
@@ -269,7 +282,8 @@ def _blueprint_widgets(form: DesignForm) -> list[Any]:
         pn.pane.Markdown("**Content balancing**", margin=(10, 10, 0, 10)),
         pn.widgets.Checkbox.from_param(
             form.param.balance, name="blueprint: each next item from the topic furthest below "
-            "its target (Kingsbury & Zara 1989)", width=FORM_WIDTH - 20),
+            "its target (Kingsbury & Zara 1989)", width=FORM_WIDTH - 20,
+            css_classes=["qbank-balance"]),
         pn.panel(pn.bind(_targets_view, form, form.param.balance, form.param.revision)),
     ]  # fmt: skip
 
@@ -365,7 +379,8 @@ def _preview_view(report: DesignSimulation | None) -> pn.viewable.Viewable:
     rows = "\n".join(f"| {what} | {value} |" for what, value in preview_figures(report))
     lottery = (" The lotteries use the exam's current k (sh_p)."
                if report.design.uses_lottery else "")  # fmt: skip
-    caption = (f"{report.n} simulees (seed {report.seed}), true θ ~ {report.theta_dist}, on the "
+    caption = (f"{report.n} simulees (seed {report.seed}), true θ ~ {_dist(report.theta_dist)}, "
+               "on the "
                f"{report.pool.n_items} live items of the exam; compiled in "
                f"{report.compile_s:.1f} s, ran in {report.run_s:.2f} s.{lottery}")  # fmt: skip
     metrics = report.metrics
@@ -383,6 +398,15 @@ def _preview_view(report: DesignSimulation | None) -> pn.viewable.Viewable:
                          css_classes=["qbank-preview-figures"], sizing_mode="stretch_width"),
         charts, sizing_mode="stretch_width",
     )  # fmt: skip
+
+
+def _dist(theta_dist: str) -> str:
+    """``normal0,1`` as N(0, 1), ``uniform-2,2`` as U(-2, 2); anything else as given."""
+    found = re.fullmatch(r"(normal|uniform)\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)", theta_dist.strip())
+    if not found:
+        return theta_dist
+    letter = "N" if found.group(1) == "normal" else "U"
+    return f"{letter}({found.group(2)}, {found.group(3)})"
 
 
 def _chart(chart: Any, flex: str, css: str) -> pn.pane.HoloViews:

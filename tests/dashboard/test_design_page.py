@@ -22,18 +22,13 @@ from qbank.services.delivery.exam_design import get_exam_design, set_exam_design
 from qbank.services.delivery.item_pool import load_exam_pool
 from qbank.settings import Settings
 from qbank.store.models import ExamDesign
+from tests.dashboard import test_browser as flows
 from tests.dashboard.conftest import TENANT
-from tests.dashboard.test_browser import (  # noqa: F401 - fixtures, used by name
-    PASSWORD,
-    browser,
-    chromium,
-    log_in,
-    page,
-    served,
-    size,
-    snapshot,
-    tab,
-)
+from tests.dashboard.test_browser import PASSWORD, SIZES, log_in, snapshot, tab
+
+# The browser tests' fixtures, by name: one server (its own database) for this module.
+chromium, browser, served, size, page = (flows.chromium, flows.browser, flows.served, flows.size,
+                                         flows.page)  # fmt: skip
 
 STORED = {
     "selection": {"rule": "progressive", "options": {"acceleration": 2.0}},
@@ -54,22 +49,23 @@ def stored_rows(sessions, tenant_id=TENANT):
 
 
 def test_without_a_design_the_page_names_the_selector_flag_delivery_uses(context, exam):
-    page = DesignPage(context, user="ada")
-    text = current_design_text(page.exam, page.stored, page.overview)
+    design = DesignPage(context, user="ada")
+    text = current_design_text(design.exam, design.stored, design.overview)
     assert "EX has no design" in text
     assert "vanilla (most informative item)** (the flag is not set)" in text
     set_selector(context.sessions, TENANT, "sympson_hetter")
-    page.load()
-    text = current_design_text(page.exam, page.stored, page.overview)
+    design.load()
+    text = current_design_text(design.exam, design.stored, design.overview)
     assert "Sympson–Hetter (uses the calibrated k)" in text
     assert "not set" not in text
-    assert page.form.as_json() == TestDesign().as_json()  # the form starts from the defaults
+    assert design.form.as_json() == TestDesign().as_json()  # the form starts from the defaults
 
 
 def test_the_choices_come_from_the_registries():
     form = DesignForm()
     assert form.param.exposure.objects == list(EXPOSURE_METHODS)
-    assert "randomesque" in form.param.rule.objects and "wle" in form.param.estimator.objects
+    assert "randomesque" in form.param.rule.objects
+    assert "wle" in form.param.estimator.objects
     form.exposure = "sympson_hetter"
     assert form.shown_exposure_parameters() == []
     form.exposure = "conditional_sympson_hetter"
@@ -78,19 +74,22 @@ def test_the_choices_come_from_the_registries():
 
 def test_a_stored_design_fills_the_form_and_reads_back_unchanged(context, exam):
     set_exam_design(context.sessions, TENANT, "EX", STORED, updated_by="grace")
-    page = DesignPage(context, user="ada")
-    form = page.form
+    design = DesignPage(context, user="ada")
+    form = design.form
     assert (form.rule, form.progressive_acceleration, form.progressive_test_len) == (
-        "progressive", 2.0, None)  # the design's pace is max length: the blank follows it
+        "progressive",
+        2.0,
+        None,
+    )  # the design's pace is max length: the blank follows it
     assert (form.estimator, form.exposure) == ("map", "conditional_sympson_hetter")
     assert form.exposure_values == {"strata_edges": "-0.5, 0.5"}
     assert (form.max_len, form.min_len, form.use_se, form.se) == (12, 4, True, 0.35)
     assert (form.use_min_info, form.classify, form.cut, form.z) == (False, True, 0.25, 1.64)
     assert form.targets == {"Cardiology": 0.5, "Nephrology": 0.25, "Neurology": 0.25,
                             "Oncology": None}  # fmt: skip
-    assert TestDesign.from_json(form.as_json()).as_json() == page.stored.design
-    assert not page.edited()
-    text = current_design_text("EX", page.stored, page.overview)
+    assert TestDesign.from_json(form.as_json()).as_json() == design.stored.design
+    assert not design.edited()
+    text = current_design_text("EX", design.stored, design.overview)
     assert "by **grace**" in text
     assert "once θ̂ ± 1.64 SE excludes the cut 0.25" in text
     assert "never before 4 items" in text
@@ -116,79 +115,95 @@ def test_a_stored_design_fills_the_form_and_reads_back_unchanged(context, exam):
 def test_an_invalid_design_is_refused_in_words_and_nothing_is_written(
     context, exam, change, message
 ):
-    page = DesignPage(context, user="ada")
-    page.form.param.update(**change)
-    assert page.ask_save() is False
-    assert page.pending_save is None
-    assert (page.feedback.message, page.feedback.kind) == (message, "danger")
-    assert page.confirm_save() is False
+    design = DesignPage(context, user="ada")
+    design.form.param.update(**change)
+    assert design.ask_save() is False
+    assert design.pending_save is None
+    assert (design.feedback.message, design.feedback.kind) == (message, "danger")
+    assert design.confirm_save() is False
     assert stored_rows(context.sessions) == []
 
 
 def test_save_asks_first_then_stores_the_design_with_who_and_when(context, exam):
-    page = DesignPage(context, user="ada")
-    page.form.param.update(max_len=10, use_se=True, se=0.4, balance=True)
-    page.form.equal_shares()
-    assert page.ask_save() is True
+    design = DesignPage(context, user="ada")
+    design.form.param.update(max_len=10, use_se=True, se=0.4, balance=True)
+    design.form.equal_shares()
+    assert design.ask_save() is True
     assert stored_rows(context.sessions) == []  # asked, not written
-    page.form.max_len = 11  # an edit after the question: that question is void
-    assert page.pending_save is None
-    assert page.confirm_save() is False
+    design.form.max_len = 11  # an edit after the question: that question is void
+    assert design.pending_save is None
+    assert design.confirm_save() is False
     assert stored_rows(context.sessions) == []
-    assert page.ask_save() is True
-    assert page.confirm_save() is True
+    assert design.ask_save() is True
+    assert design.confirm_save() is True
     view = get_exam_design(context.sessions, TENANT, "EX")
-    assert view.stored and view.updated_by == "ada"
-    assert view.design["stopping"]["max_len"] == 11 and view.design["stopping"]["se"] == 0.4
+    assert view.stored
+    assert view.updated_by == "ada"
+    assert view.design["stopping"]["max_len"] == 11
+    assert view.design["stopping"]["se"] == 0.4
     assert view.design["blueprint"] == {"Cardiology": 0.25, "Nephrology": 0.25,
                                         "Neurology": 0.25, "Oncology": 0.25}  # fmt: skip
-    assert page.feedback.kind == "success"
-    assert page.feedback.message.startswith("Saved: the design of EX is stored (")
-    assert "by ada)" in page.feedback.message
-    assert not page.edited()
+    assert design.feedback.kind == "success"
+    assert design.feedback.message.startswith("Saved: the design of EX is stored (")
+    assert "by ada)" in design.feedback.message
+    assert not design.edited()
 
 
 def test_a_blueprint_topic_the_tenant_lacks_is_refused_by_the_service(context, exam):
-    page = DesignPage(context, user="ada")
-    page.form.param.update(balance=True, targets={"Cardiology": 0.5, "Dermatology": 0.5})
-    assert page.ask_save() is True  # the design itself is valid; the store checks topics
-    assert page.confirm_save() is False
-    assert page.feedback.message == "Not saved: blueprint topic(s) not found: Dermatology."
+    design = DesignPage(context, user="ada")
+    design.form.param.update(balance=True, targets={"Cardiology": 0.5, "Dermatology": 0.5})
+    assert design.ask_save() is True  # the design itself is valid; the store checks topics
+    assert design.confirm_save() is False
+    assert design.feedback.message == "Not saved: blueprint topic(s) not found: Dermatology."
     assert stored_rows(context.sessions) == []
 
 
 def test_preview_simulates_the_unsaved_design_as_qbank_simulate_does(context, exam):
-    page = DesignPage(context, user="ada")
-    page.form.param.update(max_len=8, use_se=True, se=0.5, exposure="sympson_hetter")
-    page.preview_n, page.preview_seed = 200, 3
-    assert page.start_preview() is True
-    assert page.preview_status == "running"
-    page.wait_for_preview()
-    assert page.preview_status == "done", page.preview_feedback.message
+    design = DesignPage(context, user="ada")
+    design.form.param.update(max_len=8, use_se=True, se=0.5, exposure="sympson_hetter")
+    design.preview_n, design.preview_seed = 200, 3
+    assert design.start_preview() is True
+    assert design.preview_status == "running"
+    design.wait_for_preview()
+    assert design.preview_status == "done", design.preview_feedback.message
     pool = load_exam_pool(context.sessions, TENANT, "EX")
-    expected = simulate_design(pool, TestDesign.from_json(page.form.as_json()), n=200, seed=3)
-    assert page.preview.scalars() == expected.scalars()
-    np.testing.assert_array_equal(np.asarray(page.preview.metrics.exposure_rates),
+    expected = simulate_design(pool, TestDesign.from_json(design.form.as_json()), n=200, seed=3)
+    assert design.preview.scalars() == expected.scalars()
+    np.testing.assert_array_equal(np.asarray(design.preview.metrics.exposure_rates),
                                   np.asarray(expected.metrics.exposure_rates))  # fmt: skip
-    figures = dict(preview_figures(page.preview))
+    figures = dict(preview_figures(design.preview))
     m = expected.scalars()
     assert figures["RMSE of θ estimates"] == f"{m['rmse']:.3f}"
     assert figures["test length"].startswith(f"mean {m['mean_test_length']:.3g} ")
-    assert "blueprint met" not in figures and "classified correctly" not in figures
+    assert "blueprint met" not in figures
+    assert "classified correctly" not in figures
     assert stored_rows(context.sessions) == []  # a preview writes nothing
 
 
 def test_a_preview_the_pool_cannot_run_says_why(context, exam):
-    page = DesignPage(context, user="ada")
-    page.form.max_len = 40  # the pool has 24 items: the design is valid, the simulation is not
-    assert page.start_preview() is True
-    page.wait_for_preview()
-    assert page.preview_status == "failed"
-    assert page.preview_feedback.message == ("Not simulated: the design's maximum length (40) "
+    design = DesignPage(context, user="ada")
+    design.form.max_len = 40  # the pool has 24 items: the design is valid, the simulation is not
+    assert design.start_preview() is True
+    design.wait_for_preview()
+    assert design.preview_status == "failed"
+    assert design.preview_feedback.message == ("Not simulated: the design's maximum length (40) "
                                              "exceeds the pool size (24).")  # fmt: skip
-    page.form.min_len = 50
-    assert page.start_preview() is False
-    assert page.feedback.message.startswith("Not valid: minimum length must be in")
+    design.form.min_len = 50
+    assert design.start_preview() is False
+    assert design.feedback.message.startswith("Not valid: minimum length must be in")
+
+
+def test_preview_figures_name_the_blueprint_and_classification_when_the_design_has_them(
+    context, exam
+):
+    design = TestDesign.from_json({"stopping": {"max_len": 8, "cut": 0.0, "z": 1.0},
+                                   "blueprint": {"Cardiology": 0.5, "Oncology": 0.5}})  # fmt: skip
+    report = simulate_design(load_exam_pool(context.sessions, TENANT, "EX"), design, n=100)
+    figures = dict(preview_figures(report))
+    m = report.scalars()
+    assert figures["blueprint met"] == f"{m['blueprint_met_share']:.1%} of tests"
+    assert figures["classified correctly"] == (f"{m['classified_correctly']:.1%} "
+                                               f"({m['passed_share']:.1%} passed)")  # fmt: skip
 
 
 # ----- in the browser
@@ -221,7 +236,7 @@ def test_an_invalid_design_is_refused_on_the_page_and_nothing_is_written(page, s
     tab(page, "Design")
     page.locator(".qbank-current", has_text="EX has no design").wait_for()
     page.locator(".qbank-current", has_text="vanilla (most informative item)").wait_for()
-    page.get_by_text("blueprint: each next item from the topic").click()
+    page.locator(".qbank-balance input[type=checkbox]").check()
     fill(page, "Cardiology", "0.5")
     fill(page, "Neurology", "0.2")
     page.locator(".qbank-blueprint-sum", has_text="targets sum to 0.7").wait_for()
@@ -229,9 +244,9 @@ def test_an_invalid_design_is_refused_on_the_page_and_nothing_is_written(page, s
     page.locator(".qbank-danger", has_text="Not valid: blueprint targets must sum to 1, got 0.7."
                  ).wait_for()  # fmt: skip
     assert page.locator(".qbank-confirm").count() == 0
-    assert page.get_by_text("Saved").count() == 0
+    assert page.locator(".qbank-success").count() == 0  # never "Saved"
     assert stored_rows(sessions, "default") == []
-    snapshot(page, "design-refused", size)
+    snapshot_whole(page, "design-refused", size)
 
 
 def test_a_design_saved_on_the_page_is_stored_and_served_by_the_api(page, served, size):
@@ -239,12 +254,14 @@ def test_a_design_saved_on_the_page_is_stored_and_served_by_the_api(page, served
     log_in(page, "ada")
     tab(page, "Design")
     page.locator(".qbank-current", has_text="EX has no design").wait_for()
-    page.get_by_label("next-item rule").select_option("randomesque")
+    page.get_by_label("next-item rule").select_option(
+        label="randomesque (a random one of the n best) (randomesque)"
+    )
     fill(page, "pick among the n best", "3")
     fill(page, "maximum length", "12")
-    page.get_by_text("stop once the SE of θ̂ ≤").click()
+    page.locator(".qbank-use-se input[type=checkbox]").check()
     fill(page, "SE", "0.4")
-    page.get_by_text("blueprint: each next item from the topic").click()
+    page.locator(".qbank-balance input[type=checkbox]").check()
     page.get_by_role("button", name="Equal shares").click()
     page.locator(".qbank-blueprint-sum", has_text="4 topics listed, targets sum to 1").wait_for()
     page.get_by_role("button", name="Save…").click()
@@ -255,18 +272,33 @@ def test_a_design_saved_on_the_page_is_stored_and_served_by_the_api(page, served
     page.locator(".qbank-current", has_text="Current design of EX").wait_for()
     page.locator(".qbank-current", has_text="by ada").wait_for()
     view = get_exam_design(sessions, "default", "EX")
-    assert view.stored and view.updated_by == "ada"
+    assert view.stored
+    assert view.updated_by == "ada"
     assert view.design["selection"] == {"rule": "randomesque", "options": {"n": 3}}
-    assert view.design["stopping"]["max_len"] == 12 and view.design["stopping"]["se"] == 0.4
+    assert view.design["stopping"]["max_len"] == 12
+    assert view.design["stopping"]["se"] == 0.4
     assert view.design["blueprint"] == {"Cardiology": 0.25, "Nephrology": 0.25,
                                         "Neurology": 0.25, "Oncology": 0.25}  # fmt: skip
     shown = api_design(sessions)
-    assert shown["stored"] is True and shown["updated_by"] == "ada"
+    assert shown["stored"] is True
+    assert shown["updated_by"] == "ada"
     assert shown["design"] == view.design
+
+
+def snapshot_whole(page, name, size):
+    """``snapshot`` of the whole page: the window grown to the height of what scrolls."""
+    height = page.evaluate("""() => Math.max(window.innerHeight,
+        ...[...document.querySelectorAll('*')].filter(e => e.scrollHeight > e.clientHeight + 5
+                     && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY))
+        .map(e => e.scrollHeight + e.getBoundingClientRect().top))""")
+    page.set_viewport_size({"width": SIZES[size]["width"], "height": int(height) + 20})
+    snapshot(page, name, size)
+    page.set_viewport_size(SIZES[size])
 
 
 @pytest.mark.parametrize("size", ["1440", "1024"], indirect=True)
 def test_a_preview_shows_its_figures_and_charts(page, served, size):
+    sessions = served[1]
     log_in(page, "ada")
     tab(page, "Design")
     page.locator(".qbank-current").wait_for()
@@ -275,12 +307,20 @@ def test_a_preview_shows_its_figures_and_charts(page, served, size):
     page.locator(".qbank-preview-status", has_text="Simulating…").wait_for()
     figures = page.locator(".qbank-preview-figures")
     figures.wait_for(timeout=240_000)
-    for what in ("max exposure", "test overlap", "RMSE of θ estimates", "test length"):
-        assert what in figures.inner_text()
-    chart = page.locator(".qbank-exposure-chart")
-    chart.locator("canvas").first.wait_for()
-    widths = [page.locator(css).bounding_box()["width"]
-              for css in (".qbank-exposure-chart", ".qbank-length-chart", ".qbank-stratum-chart")]
+    # The figures are those of the same simulation run here (the form shows the stored design).
+    design = TestDesign.from_json(get_exam_design(sessions, "default", "EX").design)
+    expected = simulate_design(load_exam_pool(sessions, "default", "EX"), design, n=300, seed=0)
+    m = expected.scalars()
+    for what, value in (("RMSE of θ estimates", f"{m['rmse']:.3f}"),
+                        ("test overlap", f"{m['overlap']:.3g}"),
+                        ("test length", f"mean {m['mean_test_length']:.3g} "),
+                        ("max exposure", f"{m['max_exp']:.3g} (question")):  # fmt: skip
+        figures.locator("tr", has_text=what).get_by_text(value).wait_for()
+    page.locator(".qbank-exposure-chart canvas").first.wait_for()
+    widths = [
+        page.locator(css).bounding_box()["width"]
+        for css in (".qbank-exposure-chart", ".qbank-length-chart", ".qbank-stratum-chart")
+    ]
     assert min(widths) >= 250, widths
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    snapshot(page, "design", size)
+    snapshot_whole(page, "design", size)
