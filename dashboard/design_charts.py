@@ -30,10 +30,11 @@ def exposure_by_item_chart(
     An even use of the pool would give every item ``mean_length / n_items``; how far the first
     bars stand above that line, and how many items sit at 0 on the right, is the story.
     """
-    order = np.argsort(-np.asarray(rates, dtype=float), kind="stable")
+    values = np.asarray(rates, dtype=float)
+    order = np.argsort(-values, kind="stable")
     frame = {
         "rank": np.arange(1, len(order) + 1),
-        "rate": np.asarray(rates, dtype=float)[order],
+        "rate": values[order],
         "qid": [str(qids[i]) for i in order],
         "topic": [str(topics[i]) for i in order],
     }
@@ -49,7 +50,7 @@ def exposure_by_item_chart(
     line = hv.HLine(even, label=f"even use = {even:.3g}").opts(
         color="black", line_dash="dashed", line_width=1.5
     )
-    top = max(float(frame["rate"].max()) if len(order) else 0.0, even)
+    top = max(float(values.max()) if values.size else 0.0, even)
     return (bars * line).opts(
         title=f"Exposure by item, most exposed first (dashed: even use {even:.3g})",
         height=_HEIGHT, ylim=(0, _headroom(top)),

@@ -12,6 +12,7 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
+from dashboard.app import DashboardApp
 from dashboard.design_form import DesignForm
 from dashboard.design_page import DesignPage
 from dashboard.design_view import current_design_text, preview_figures
@@ -204,6 +205,17 @@ def test_preview_figures_name_the_blueprint_and_classification_when_the_design_h
     assert figures["blueprint met"] == f"{m['blueprint_met_share']:.1%} of tests"
     assert figures["classified correctly"] == (f"{m['classified_correctly']:.1%} "
                                                f"({m['passed_share']:.1%} passed)")  # fmt: skip
+
+
+def test_the_app_builds_the_design_tab_for_the_admin_who_logged_in(context, users, exam):
+    app = DashboardApp(context)
+    app.login.param.update(username="ada", password=PASSWORD)
+    assert app.login.submit() is True
+    design = app.pages["Design"]
+    design.form.max_len = 9
+    assert design.ask_save() is True
+    assert design.confirm_save() is True
+    assert get_exam_design(context.sessions, TENANT, "EX").updated_by == "ada"
 
 
 # ----- in the browser
