@@ -382,7 +382,7 @@ def _preview_view(report: DesignSimulation | None) -> pn.viewable.Viewable:
     caption = (f"{report.n} simulees (seed {report.seed}), true θ ~ {_dist(report.theta_dist)}, "
                "on the "
                f"{report.pool.n_items} live items of the exam; compiled in "
-               f"{report.compile_s:.1f} s, ran in {report.run_s:.2f} s.{lottery}")  # fmt: skip
+               f"{report.compile_s:.1f} s, ran in {report.run_s:.2g} s.{lottery}")  # fmt: skip
     metrics = report.metrics
     charts = pn.FlexBox(
         _chart(exposure_by_item_chart(np.asarray(metrics.exposure_rates), report.pool.qids,
