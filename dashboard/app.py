@@ -1,4 +1,4 @@
-"""The dashboard application: a login gate, then the Items, Calibrate, Runs, Sweep, Monitor tabs.
+"""The dashboard: a login gate, then the Items, Calibrate, Runs, Sweep, Monitor, Design tabs.
 
 Each browser session gets its own ``DashboardApp`` (its own login and page state); the
 database, state store and job queue are shared by the server process. A login lasts as long
@@ -17,6 +17,7 @@ from panel.viewable import Viewer
 
 from dashboard.calibrate import CalibratePage
 from dashboard.context import DashboardContext, build_context
+from dashboard.design_page import DesignPage
 from dashboard.items import ItemsPage
 from dashboard.login import LoginForm
 from dashboard.monitor import MonitorPage
@@ -26,7 +27,7 @@ from qbank.settings import Settings
 
 __all__ = ["TABS", "DashboardApp", "serve"]
 
-TABS = ("Items", "Calibrate", "Runs", "Sweep", "Monitor")
+TABS = ("Items", "Calibrate", "Runs", "Sweep", "Monitor", "Design")
 
 
 class DashboardApp(Viewer):
@@ -53,6 +54,7 @@ class DashboardApp(Viewer):
             "Runs": RunsPage(self.context),
             "Sweep": SweepPage(self.context),
             "Monitor": MonitorPage(self.context),
+            "Design": DesignPage(self.context, user=self.user),
         }
         tabs = pn.Tabs(*((name, page) for name, page in self.pages.items()),
                        dynamic=True, sizing_mode="stretch_width")  # fmt: skip

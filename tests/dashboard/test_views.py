@@ -64,7 +64,7 @@ def test_an_admin_logs_in_and_gets_the_pages(context, users, exam):
     app.login.param.update(username="ada", password=PASSWORD)
     assert app.login.submit() is True
     assert app.user == "ada"
-    assert list(app.pages) == ["Items", "Calibrate", "Runs", "Sweep", "Monitor"]
+    assert list(app.pages) == ["Items", "Calibrate", "Runs", "Sweep", "Monitor", "Design"]
     app.logout()
     assert (app.user, app.pages) == ("", {})
 
