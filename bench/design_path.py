@@ -5,7 +5,8 @@
 Prints scan simulee-steps per second (n simulees × max_len positions, whether or not a test has
 already stopped) for pool 300, n 1000, max_len 10: today's step (max information, EAP, fixed
 length), the design step with an SE rule that never fires (the cost of the stopping masks and
-the generic rule), and with a 5-topic Kingsbury–Zara blueprint as well.
+the generic rule), with a 5-topic Kingsbury–Zara blueprint as well, and with an r_max cap of 0.2
+(the design step run in ``R_MAX_WAVES`` sequential waves of 50 simulees).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ DESIGNS = {
     "design: SE rule + blueprint": {
         "stopping": {"max_len": MAX_LEN, "se": 0.001},
         "blueprint": {f"T{i}": 0.2 for i in range(5)},
+    },
+    "design: r_max 0.2 (20 waves)": {
+        "stopping": {"max_len": MAX_LEN},
+        "exposure": {"method": "r_max", "r_max": 0.2},
     },
 }
 

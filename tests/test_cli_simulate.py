@@ -32,6 +32,19 @@ def test_pool_file_json_has_every_figure_and_is_seeded(pool_csv):  # noqa: F811
     assert again["metrics"] == metrics
 
 
+def test_an_r_max_design_keeps_every_item_within_one_wave_of_the_cap(pool_csv):  # noqa: F811
+    def max_exposure(exposure):
+        design = {"exposure": exposure, "stopping": {"max_len": 2}}
+        done = qbank("simulate", "--pool", str(pool_csv), "--design", json.dumps(design),
+                     "--n", "400", "--seed", "3", "--json")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)["metrics"]["max_exp"]
+
+    # 400 simulees in R_MAX_WAVES = 20 waves of 20: at most r_max + (1 − r_max)·20/400.
+    assert max_exposure({"method": "none"}) > 0.9
+    assert max_exposure({"method": "r_max", "r_max": 0.3}) <= 0.3 + 0.7 * 20 / 400
+
+
 def test_text_report_without_a_design_uses_the_defaults(pool_csv):  # noqa: F811
     done = qbank("simulate", "--pool", str(pool_csv), "--design", '{"stopping": {"max_len": 4}}',
                  "--n", "50")  # fmt: skip
@@ -50,6 +63,10 @@ def test_text_report_without_a_design_uses_the_defaults(pool_csv):  # noqa: F811
         (["--pool", "POOL", "--design", "/nonexistent.json"], "neither a JSON object nor a file"),
         (["--pool", "POOL", "--design", '{"stopping": {"max_len": 50}}'], "exceeds the pool"),
         (["--pool", "POOL", "--design", '{"estimator": "mle"}'], "estimator must be one of"),
+        (
+            ["--pool", "POOL", "--design", '{"exposure": {"method": "r_max", "r_max": 2}}'],
+            "exposure.r_max",
+        ),
         (["--pool", "POOL", "--theta-dist", "cauchy"], "theta"),
         (
             ["--pool", "POOL", "--design", '{"stopping": {"max_len": 5}}', "--strata", "1,0"],

@@ -9,7 +9,7 @@ JSON form (every key optional; these are the defaults, today's behaviour)::
 
     {"selection": {"rule": "mfi", "options": {}},
      "estimator": "eap",
-     "exposure": {"method": "none", "strata_edges": []},
+     "exposure": {"method": "none", "strata_edges": [], "r_max": null},
      "stopping": {"max_len": 25, "min_len": 1, "se": null, "min_info": null,
                   "cut": null, "z": 1.96},
      "blueprint": {}}
@@ -34,7 +34,8 @@ from qbank.irt.grid_estimators import estimator_fn
 
 __all__ = ["EXPOSURE_METHODS", "MAX_TEST_LEN", "Stopping", "TestDesign"]
 
-EXPOSURE_METHODS = ("none", "sympson_hetter", "conditional_sympson_hetter")
+EXPOSURE_METHODS = ("none", "sympson_hetter", "conditional_sympson_hetter", "r_max")
+_LOTTERY_METHODS = ("sympson_hetter", "conditional_sympson_hetter")
 MAX_TEST_LEN = 500
 _BLUEPRINT_SUM_TOLERANCE = 1e-3
 _TOP_KEYS = {"selection", "estimator", "exposure", "stopping", "blueprint"}
@@ -117,6 +118,8 @@ class TestDesign:
     estimator: str = "eap"
     exposure: str = "none"
     strata_edges: tuple[float, ...] = ()  # θ cut points of conditional S–H (Stocking & Lewis)
+    # catR's "restricted" cap (Revuelta & Ponsoda 1998): no item at an exposure rate ≥ r_max
+    r_max: float | None = None
     stopping: Stopping = field(default_factory=Stopping)
     blueprint: tuple[tuple[str, float], ...] = ()  # (topic, target proportion), sorted by topic
 
@@ -137,6 +140,13 @@ class TestDesign:
                 )
         elif edges:
             raise InvalidInputError("exposure.strata_edges only go with conditional_sympson_hetter")
+        if self.exposure == "r_max":
+            if self.r_max is None or not 0 < _number(self.r_max, "exposure.r_max") <= 1:
+                raise InvalidInputError(
+                    f"exposure.r_max must be a number in (0, 1] for r_max, got {self.r_max!r}"
+                )
+        elif self.r_max is not None:
+            raise InvalidInputError("exposure.r_max only goes with exposure.method r_max")
         self._check_blueprint()
 
     def _check_blueprint(self) -> None:
@@ -171,7 +181,9 @@ class TestDesign:
             for value in options.values()
         ):
             raise InvalidInputError("selection.options must be an object of numbers or strings")
-        exposure = _mapping(data.get("exposure", {}), "exposure", {"method", "strata_edges"})
+        exposure = _mapping(
+            data.get("exposure", {}), "exposure", {"method", "strata_edges", "r_max"}
+        )
         stopping = _mapping(data.get("stopping", {}), "stopping", set(Stopping.__slots__))
         blueprint = data.get("blueprint") or {}
         if not isinstance(blueprint, Mapping):
@@ -196,6 +208,7 @@ class TestDesign:
             estimator=estimator,
             exposure=method,
             strata_edges=tuple(edges),
+            r_max=exposure.get("r_max"),
             stopping=limits,
             blueprint=tuple(sorted(blueprint.items())),
         )
@@ -206,7 +219,8 @@ class TestDesign:
         return {
             "selection": {"rule": self.selection, "options": dict(self.selection_options)},
             "estimator": self.estimator,
-            "exposure": {"method": self.exposure, "strata_edges": list(self.strata_edges)},
+            "exposure": {"method": self.exposure, "strata_edges": list(self.strata_edges),
+                         "r_max": self.r_max},
             "stopping": {
                 "max_len": stopping.max_len, "min_len": stopping.min_len, "se": stopping.se,
                 "min_info": stopping.min_info, "cut": stopping.cut, "z": stopping.z,
@@ -217,7 +231,7 @@ class TestDesign:
     @property
     def uses_lottery(self) -> bool:
         """Selection runs the Sympson–Hetter lottery with the pool's k."""
-        return self.exposure != "none"
+        return self.exposure in _LOTTERY_METHODS
 
     def stop_rules(self) -> StopRules:
         """The stopping thresholds as arrays, off rules at their neutral values."""

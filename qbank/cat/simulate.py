@@ -6,6 +6,15 @@ stopping rules (``stop``; a simulee whose test has ended keeps its state and giv
 recorded as −1), the Kingsbury–Zara blueprint (``balance``) and any rule or estimator of the
 registries (``select.registry``, ``irt.grid_estimators``).
 
+A design whose exposure is ``r_max`` (catR's "restricted" method, Revuelta & Ponsoda 1998) needs
+the exposure rates of the simulees before: catR updates them examinee by examinee, which a
+vectorised run cannot. Here simulees run in ``r_max_waves`` sequential waves (a ``lax.scan`` over
+waves of one compiled body); an item whose exposure rate among the earlier waves is ≥ r_max is
+masked out for the next wave (``exposure.rmax.under_exposure_cap``). Within a wave the rates do
+not move, so an item just under the cap may reach every simulee of that wave: with waves of
+size w out of n simulees the final exposure is at most r_max + (1 − r_max)·w/n (the slack of one
+wave), and the approximation tends to catR's as w → 1.
+
 Simulees run in parallel with ``vmap``; positions run with ``lax.scan``; simulees are processed
 in chunks (``lax.map`` over ``vmap``ped chunks) so that the ``(chunk, n_items)`` working set of each
 step stays in cache instead of streaming ``(n_simulees, n_items)`` arrays through memory.
@@ -13,6 +22,7 @@ step stays in cache instead of streaming ``(n_simulees, n_items)`` arrays throug
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -22,6 +32,7 @@ from qbank.cat.argmax import first_argmax
 from qbank.cat.balance import Blueprint, topic_mask
 from qbank.cat.design import TestDesign
 from qbank.cat.exposure.lottery_rng import acceptance_threshold, hashed_bits24, word_to_uniform
+from qbank.cat.exposure.rmax import under_exposure_cap
 from qbank.cat.exposure.set_aside import considered_items, lottery_candidates
 from qbank.cat.exposure.sympson_hetter import lottery_score
 from qbank.cat.select.registry import SelectionState, choose_by_score, make_score_fn
@@ -30,7 +41,11 @@ from qbank.irt.eap import eap_estimate
 from qbank.irt.grid_estimators import GridPosterior, estimator_fn
 from qbank.irt.model import ItemParams, information, log_likelihood, probability
 
-__all__ = ["SimResult", "simulate", "simulation_chunk_size"]
+__all__ = ["R_MAX_WAVES", "SimResult", "simulate", "simulation_chunk_size"]
+
+# Waves of an r_max design's simulation: 1000 simulees run as 20 waves of 50, a slack of at
+# most (1 − r_max)/20 over the cap, at about the cost of the unwaved design step (bench/).
+R_MAX_WAVES = 20
 
 
 class SimResult(NamedTuple):
@@ -159,13 +174,18 @@ def _simulate_one_design(
     stratum_by_estimate: jax.Array,
     design: TestDesign,
     arrays: _DesignArrays,
+    allowed: jax.Array,
 ) -> tuple[jax.Array, ...]:
-    """One simulee's CAT under a design: masks and scores from the registries; see ``simulate``."""
+    """One simulee's CAT under a design: masks and scores from the registries; see ``simulate``.
+
+    ``allowed`` ``(n_items,)`` is the r_max cap of this simulee's wave (all True without one).
+    """
     n_items = items.a.shape[0]
     conditional = k.ndim == 2
     score_fn = make_score_fn(design.selection, design.selection_options)
     estimate_fn = estimator_fn(design.estimator)
     balanced, variable = bool(design.blueprint), design.stopping.variable_length
+    capped = design.exposure == "r_max"
     words = jax.random.bits(key, (test_len, 3), jnp.uint32)
     k_threshold = acceptance_threshold(k)
     loglik_table = log_likelihood(
@@ -184,11 +204,15 @@ def _simulate_one_design(
         theta_select = true_theta if select_at_true else carry.theta_hat
         info = information(theta_select, items.a, items.b, items.c)
         done = carry.done
+        open_items = ~carry.given
+        if capped:  # static: the wave's cap, lifted should it leave nothing to give
+            under_cap = open_items & allowed
+            open_items = jnp.where(under_cap.any(), under_cap, open_items)
         if variable:  # static: stop before this item if a rule fires at the current θ̂
             info_at_estimate = (
                 information(carry.theta_hat, items.a, items.b, items.c) if select_at_true else info
             )
-            max_left = jnp.max(jnp.where(carry.given, 0.0, info_at_estimate))
+            max_left = jnp.max(jnp.where(open_items, info_at_estimate, 0.0))
             done = done | should_stop(
                 arrays.rules, carry.n_given, carry.theta_hat, carry.se, max_left
             )
@@ -198,6 +222,9 @@ def _simulate_one_design(
             row_threshold = k_threshold[jnp.searchsorted(strata_edges, theta_for_stratum, "right")]
         accepted = hashed_bits24(step_words[0], n_items) < row_threshold
         available = lottery_candidates(carry.given, carry.set_aside) if set_aside else ~carry.given
+        if capped:
+            under_cap = available & open_items
+            available = jnp.where(under_cap.any(), under_cap, open_items)
         if balanced:  # static: Kingsbury & Zara (1989), the most lacking topic only
             available = topic_mask(arrays.blueprint, carry.topic_counts, available)
         state = SelectionState(
@@ -239,6 +266,52 @@ def _simulate_one_design(
     return chosen, correct, theta_hat, se, end.considered
 
 
+def _wave_plan(n_simulees: int, chunk: int, r_max_waves: int) -> tuple[int, int, int]:
+    """(waves, chunks per wave, chunk size) covering ``n_simulees`` in near-equal waves."""
+    n_waves = max(1, min(r_max_waves, n_simulees))
+    wave_size = -(-n_simulees // n_waves)
+    chunk = min(chunk, wave_size)
+    return n_waves, -(-wave_size // chunk), chunk
+
+
+def _run_waves(
+    run_chunk: Callable[..., tuple[tuple[jax.Array, ...], jax.Array]],
+    chunked: tuple[jax.Array, jax.Array, jax.Array],
+    n_waves: int,
+    n_items: int,
+    r_max: jax.Array,
+) -> tuple[tuple[jax.Array, ...], jax.Array]:
+    """The chunks in ``n_waves`` sequential waves under the r_max cap; outputs as ``lax.map``'s.
+
+    Each wave masks out the items whose exposure rate among the simulees of the earlier waves
+    is ≥ r_max (none in the first wave), then adds its own administrations to the counts.
+    """
+
+    def by_wave(x: jax.Array) -> jax.Array:
+        return x.reshape(n_waves, x.shape[0] // n_waves, *x.shape[1:])
+
+    def wave(
+        carry: tuple[jax.Array, jax.Array], wave_chunks: tuple[jax.Array, ...]
+    ) -> tuple[tuple[jax.Array, jax.Array], tuple[tuple[jax.Array, ...], jax.Array]]:
+        counts, n_seen = carry
+        allowed = under_exposure_cap(counts / jnp.maximum(n_seen, 1.0), r_max)
+        outputs, considered = jax.lax.map(lambda x: run_chunk(x, allowed), wave_chunks)
+        chosen, wave_weights = outputs[0], wave_chunks[2]  # (chunks, chunk, test_len), −1: none
+        given = jnp.where(chosen >= 0, chosen, n_items)  # out of range: dropped
+        counts = counts.at[given.ravel()].add(
+            jnp.broadcast_to(wave_weights[..., None], chosen.shape).ravel(), mode="drop"
+        )
+        return (counts, n_seen + wave_weights.sum()), (outputs, considered)
+
+    start = (jnp.zeros(n_items, jnp.float32), jnp.float32(0.0))
+    _, (outputs, considered) = jax.lax.scan(wave, start, tuple(by_wave(x) for x in chunked))
+
+    def by_chunk(x: jax.Array) -> jax.Array:
+        return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
+
+    return tuple(by_chunk(x) for x in outputs), by_chunk(considered)
+
+
 def _design_arrays(design: TestDesign, blueprint: Blueprint | None, n_items: int) -> _DesignArrays:
     if blueprint is None:
         blueprint = Blueprint(jnp.zeros(n_items, jnp.int32), jnp.ones(1, jnp.float32))
@@ -250,7 +323,7 @@ def _fast_path(design: TestDesign | None) -> bool:
     return design is None or (
         design.selection == "mfi" and not design.selection_options
         and design.estimator == "eap" and not design.stopping.variable_length
-        and not design.blueprint
+        and not design.blueprint and design.exposure != "r_max"
     )  # fmt: skip
 
 
@@ -269,6 +342,7 @@ def simulate(
     stratum_by_estimate: jax.Array | bool = False,
     design: TestDesign | None = None,
     blueprint: Blueprint | None = None,
+    r_max_waves: int = R_MAX_WAVES,
 ) -> SimResult:
     """Simulate CATs under the Sympson–Hetter lottery with exposure parameters k.
 
@@ -302,6 +376,9 @@ def simulate(
             exposure method is the caller's business (pass ``k`` all ones for none). The
             result then carries each simulee's ``test_length``.
         blueprint: the design's blueprint over this pool (``TestDesign.blueprint_for``).
+        r_max_waves: with a design whose exposure is ``r_max``, the number of sequential waves
+            (static; see the module docstring): an item at an exposure rate ≥ r_max among the
+            earlier waves is not given in the next one.
     """
     n_items, n_simulees = items.a.shape[0], true_theta.shape[0]
     edges = jnp.zeros(0) if strata_edges is None else jnp.asarray(strata_edges)
@@ -309,17 +386,21 @@ def simulate(
     if k.ndim == 2 and edges.shape != (n_strata - 1,):
         raise ValueError(f"a k of {n_strata} strata needs {n_strata - 1} strata_edges")
     by_estimate = jnp.asarray(stratum_by_estimate)
+    waved = design is not None and design.exposure == "r_max"
     chunk = min(chunk_size or simulation_chunk_size(n_items), n_simulees)
+    n_waves, chunks_per_wave = 1, -(-n_simulees // chunk)
+    if waved:
+        n_waves, chunks_per_wave, chunk = _wave_plan(n_simulees, chunk, r_max_waves)
+    n_chunks = n_waves * chunks_per_wave
     keys = jax.random.split(key, n_simulees)
     # Pad to whole chunks so lax.map compiles one body instead of a second one for the rest;
     # padded simulees repeat the last one and are dropped, so results do not depend on chunk.
-    padding = -n_simulees % chunk
+    padding = n_chunks * chunk - n_simulees
     if padding:
         keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], padding, axis=0)])
         true_theta = jnp.concatenate([true_theta, jnp.repeat(true_theta[-1:], padding)])
 
-    n_chunks = keys.shape[0] // chunk
-    # Padded simulees weigh nothing in P(S).
+    # Padded simulees weigh nothing in P(S) nor in an r_max wave's exposure counts.
     weights = (jnp.arange(n_chunks * chunk) < n_simulees).astype(jnp.float32)
 
     fast = _fast_path(design)
@@ -327,7 +408,7 @@ def simulate(
         raise ValueError("pass the design's blueprint over the pool, and only with one")
     arrays = None if design is None else _design_arrays(design, blueprint, n_items)
 
-    def run_one(sim_key: jax.Array, theta: jax.Array) -> tuple[jax.Array, ...]:
+    def run_one(sim_key: jax.Array, theta: jax.Array, allowed: jax.Array) -> tuple[jax.Array, ...]:
         if fast:
             return _simulate_one(
                 sim_key, theta, items, k, grid, log_prior, test_len, select_at_true, set_aside,
@@ -337,12 +418,16 @@ def simulate(
         assert arrays is not None
         return _simulate_one_design(
             sim_key, theta, items, k, grid, log_prior, test_len, select_at_true, set_aside,
-            edges, by_estimate, design, arrays,
+            edges, by_estimate, design, arrays, allowed,
         )  # fmt: skip
 
-    def run_chunk(args: tuple[jax.Array, ...]) -> tuple[tuple[jax.Array, ...], jax.Array]:
+    def run_chunk(
+        args: tuple[jax.Array, ...], allowed: jax.Array
+    ) -> tuple[tuple[jax.Array, ...], jax.Array]:
         sim_keys, thetas, chunk_weights = args
-        *per_simulee, considered = jax.vmap(run_one)(sim_keys, thetas)
+        *per_simulee, considered = jax.vmap(run_one, in_axes=(0, 0, None))(
+            sim_keys, thetas, allowed
+        )
         if not set_aside:  # static
             return tuple(per_simulee), jnp.zeros((n_strata, n_items), jnp.float32)
         # (n_strata, chunk) weights: each simulee counts in its true-θ stratum.
@@ -353,9 +438,16 @@ def simulate(
     def by_chunk(x: jax.Array) -> jax.Array:
         return x.reshape(n_chunks, chunk, *x.shape[1:])
 
-    outputs, considered_counts = jax.lax.map(
-        run_chunk, (by_chunk(keys), by_chunk(true_theta), by_chunk(weights))
-    )
+    chunked = (by_chunk(keys), by_chunk(true_theta), by_chunk(weights))
+    if not waved:
+        everything = jnp.ones(n_items, bool)
+        outputs, considered_counts = jax.lax.map(lambda x: run_chunk(x, everything), chunked)
+    else:
+        assert design is not None
+        assert design.r_max is not None
+        outputs, considered_counts = _run_waves(
+            run_chunk, chunked, n_waves, n_items, jnp.float32(design.r_max)
+        )
     chosen, correct, theta_hat, posterior_sd = (
         x.reshape(n_chunks * chunk, *x.shape[2:])[:n_simulees] for x in outputs
     )

@@ -138,3 +138,74 @@ def test_an_exam_without_a_design_keeps_the_selector_flag(client):
     assert summary["answered"] == 6
     assert "design" not in summary
     assert {row.selector for row in served_rows(client, quiz_id)} == {"sympson_hetter"}
+
+
+def test_the_answer_that_ends_a_min_info_quiz_says_finished(client):
+    """Uncalibrated items all right: numpy EAP θ̂ after 2 answers leaves I = 0.404 in the pool and
+    after 3 I = 0.340, so min_info 0.37 ends the quiz after the third answer, which must say so
+    (the next GET …/next answers 404)."""
+    infos = [ref.info(ref.eap([1] * n, [0] * n, [0.2] * n, [1] * n)[0], 1, 0, 0.2) for n in (2, 3)]
+    assert infos[0] > 0.37 > infos[1]
+    publish_exam(client, n=12)
+    admin = token(client, "admin")
+    design = {"stopping": {"max_len": 10, "min_info": 0.37}}
+    assert client.put(URL, headers=admin, json=design).status_code == 200
+    student = token(client, "student")
+    quiz = client.post("/v1/quizzes", headers=student, json={
+        "filters": {"num_questions": 12, "exam_code": "EX"}, "adaptive": True})  # fmt: skip
+    quiz_id = quiz.json()["quiz_id"]
+    finished = []
+    for _ in range(3):
+        item = client.get(f"/v1/quizzes/{quiz_id}/next", headers=student).json()
+        answer = {"question_id": item["question_id"], "selected": "A"}
+        answered = client.post(f"/v1/quizzes/{quiz_id}/answers", headers=student, json=answer)
+        assert answered.status_code == 200, answered.text
+        finished.append(answered.json()["finished"])
+    assert finished == [False, False, True]
+    assert client.get(f"/v1/quizzes/{quiz_id}/next", headers=student).status_code == 404
+    summary = client.get(f"/v1/quizzes/{quiz_id}", headers=student).json()
+    assert (summary["status"], summary["answered"]) == ("finished", 3)
+
+
+def _served_sets(client, n_quizzes):
+    sets = []
+    for number in range(n_quizzes):
+        quiz_id, summary = run_quiz(client, token(client, ("student", "student2")[number % 2]))
+        assert summary["answered"] == 3
+        sets.append({row.question_id for row in served_rows(client, quiz_id)})
+    return sets
+
+
+def test_delivery_under_r_max_skips_items_at_the_cap(client):
+    """Identical uncalibrated items: max information takes the lowest-indexed candidates, so
+    without a cap every quiz would get the same 3. With r_max 0.5 the second quiz finds the first
+    quiz's items at rate 1/1 and takes the next 3; the third finds six items at 1/2 (≥ 0.5) and
+    takes the next 3 again; the fourth finds all nine at 1/3 and the ranking gives it the first
+    quiz's items back."""
+    publish_exam(client, n=12)
+    admin = token(client, "admin")
+    capped = {"stopping": {"max_len": 3}, "exposure": {"method": "r_max", "r_max": 0.5}}
+    assert client.put(URL, headers=admin, json=capped).status_code == 200
+    sets = _served_sets(client, 4)
+    assert not sets[1] & sets[0]
+    assert not sets[2] & (sets[0] | sets[1])
+    assert sets[3] == sets[0]
+
+
+@pytest.mark.parametrize(
+    ("exposure", "detail"),
+    [
+        ({"method": "r_max"}, "exposure.r_max"),
+        ({"method": "r_max", "r_max": 0}, "exposure.r_max"),
+        ({"method": "r_max", "r_max": 1.01}, "exposure.r_max"),
+        ({"method": "r_max", "r_max": "half"}, "exposure.r_max"),
+        ({"method": "none", "r_max": 0.3}, "exposure.r_max"),
+    ],
+)
+def test_bad_r_max_is_400_naming_the_field(client, exposure, detail):
+    publish_exam(client, n=3)
+    admin = token(client, "admin")
+    response = client.put(URL, headers=admin, json={"exposure": exposure})
+    assert response.status_code == 400, response.text
+    assert detail in response.json()["detail"]
+    assert client.get(URL, headers=admin).json()["stored"] is False

@@ -69,3 +69,34 @@ def test_a_sweep_takes_the_exams_design_and_records_it(session_factory, exam):
     assert run.params["test_len"] == 6
     assert run.params["design"]["stopping"]["se"] == 0.6
     assert run.result["design"] == run.params["design"]
+
+
+def test_a_run_under_an_r_max_design_keeps_exposure_within_one_wave_of_the_cap(
+    session_factory, exam
+):
+    # 40 items, tests of 8: a mean rate of 0.2, capped at 0.25; 400 simulees in 20 waves of 20.
+    exposure = {"method": "r_max", "r_max": 0.25}
+    capped = run_sh(session_factory, {"stopping": {"max_len": 8}, "exposure": exposure})
+    free = run_sh(session_factory, {"stopping": {"max_len": 8}})
+    assert capped.result["design"]["exposure"] == {**exposure, "strata_edges": []}
+    assert free.history[0]["max_exp"] > 0.9
+    bound = 0.25 + 0.75 * 20 / 400
+    assert max(row["max_exp"] for row in capped.history) <= bound
+    assert max(np.asarray(capped.result["exposure_rates_after"])) <= bound
+
+
+@pytest.mark.parametrize(
+    ("stopping", "length"), [({"max_len": 8}, 8), ({"max_len": 8, "min_len": 3, "se": 5.0}, 3)]
+)
+def test_simulee_steps_count_the_items_given(session_factory, exam, stopping, length):
+    from qbank.cat.design import TestDesign
+    from qbank.services.calibration.sh import design_params
+    from qbank.services.calibration.sh_pool import calibrate_pool
+
+    # An SE of 5 is met by any posterior: every test stops at min_len, 3 of its max_len 8.
+    design = TestDesign.from_json({"stopping": stopping})
+    params = design_params(CalibrationParams(n=200, iters=2, tau=0.3, seed=4), design)
+    report = calibrate_pool(load_exam_pool(session_factory, TENANT, EXAM), params, design=design)
+    simulations = params.iters + 1  # the iterations and the final evaluation
+    assert report.result.simulee_steps == simulations * 200 * length
+    assert report.simulee_steps_per_s * report.run_s == pytest.approx(simulations * 200 * length)

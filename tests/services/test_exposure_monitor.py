@@ -17,6 +17,7 @@ from qbank.services.access.flags import (
 from qbank.services.delivery.quizzes import QuizFilters, create_quiz, next_item
 from qbank.services.exposure.monitor import (
     binomial_upper_tail,
+    exam_exposure_counts,
     monitor_exposure,
     observed_window,
     overlap_rate,
@@ -45,6 +46,7 @@ def add_quiz(sessions, items, served_at, exam_code=EXAM, adaptive=True, tenant_i
                 selector="sympson_hetter", theta_at_selection=0.0, a=1.0, b=0.0, c=0.2, k=1.0,
                 served_at=served_at,
             ))  # fmt: skip
+    return quiz_id
 
 
 @pytest.mark.parametrize(
@@ -112,6 +114,23 @@ def test_observed_rates_windows_and_alerts(session_factory, exam):
     assert week.mean_test_len == pytest.approx((40 * 2 + 30 + 10) / 40)
     today = {(item.question_id, item.version): item for item in report.today.items}
     assert today[hot].quizzes == 10
+
+
+def test_r_max_counts_are_the_monitors_over_the_whole_history(session_factory, exam):
+    """The counts r_max delivery reads agree with ``observed_window`` over all time, leave out
+    other exams, non-adaptive quizzes and (when asked) the quiz asking, and count a quiz once."""
+    first = add_quiz(session_factory, [(1, 1), (2, 1), (2, 1)], NOW - timedelta(days=30))
+    add_quiz(session_factory, [(2, 1), (3, 1)], NOW)
+    add_quiz(session_factory, [(1, 1)], NOW, exam_code="OTHER")
+    add_quiz(session_factory, [(1, 1)], NOW, adaptive=False)
+    counts, n_quizzes = exam_exposure_counts(session_factory, TENANT, EXAM, exclude_quiz=None)
+    assert (counts, n_quizzes) == ({(1, 1): 1, (2, 1): 2, (3, 1): 1}, 2)
+    window = observed_window(session_factory, TENANT, EXAM, label="all", since=NOW - timedelta(
+        days=365), until=NOW + timedelta(days=1), tau=0.5)  # fmt: skip
+    assert {(i.question_id, i.version): i.quizzes for i in window.items} == counts
+    assert window.n_quizzes == n_quizzes
+    others = exam_exposure_counts(session_factory, TENANT, EXAM, exclude_quiz=str(first))
+    assert others == ({(2, 1): 1, (3, 1): 1}, 1)
 
 
 def test_a_window_without_quizzes_is_empty_not_an_error(session_factory, exam):

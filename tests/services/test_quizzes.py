@@ -113,12 +113,16 @@ def test_daily_cap_excludes_items(session_factory, exam):
                        adaptive=True)  # fmt: skip
     served = set()
     today = datetime.now(UTC).date()
+    finished = []
     for _ in range(2):
-        item, _result = take(session_factory, state, quiz.quiz_id, True, cap=1)
+        item, result = take(session_factory, state, quiz.quiz_id, True, cap=1)
         served.add(item.question_id)
+        finished.append(result.finished)
         assert state.exposure_counts(TENANT, [(item.question_id, 1)], today) == [1]
     assert served == open_items
-    with pytest.raises(NotFoundError, match="no more items"):
+    # No item is left under the cap: the second answer already says the quiz is over.
+    assert finished == [False, True]
+    with pytest.raises(NotFoundError, match="is finished"):
         next_item(session_factory, state, TENANT, "s1", quiz.quiz_id, 1)
 
 

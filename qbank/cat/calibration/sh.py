@@ -84,6 +84,9 @@ class CalibrationResult:
     # (iteration 1) and under k_after as delivery uses it (by θ̂ stratum if conditional).
     initial_exposure_by_stratum: np.ndarray | None = None
     final_exposure_by_stratum: np.ndarray | None = None
+    # Items administered over all the simulations run (iterations and final evaluation): under a
+    # variable-length design fewer than simulations × n × test_len.
+    simulee_steps: int = 0
 
 
 def _draw_true_theta(key: jax.Array, dist: ThetaDist, n: int) -> jax.Array:
@@ -302,11 +305,13 @@ def calibrate_sh(
 
     k_current = jax.device_put(k_before)
     history: list[dict[str, Any]] = []
+    steps = 0
     initial_rates = np.zeros(n_items, np.float32)
     initial_by_stratum: np.ndarray | None = None
     stop_reason = f"iters: ran all {params.iters} iterations"
     for iteration in range(params.iters):
         outcome = run_simulation(simulation, params, iteration, items, k_current, tau)
+        steps += _administered(outcome, params.n)
         if iteration == 0:
             initial_rates = outcome.exposure_rates
             initial_by_stratum = outcome.exposure_rates_by_stratum
@@ -333,12 +338,14 @@ def calibrate_sh(
     # A conditional k is evaluated twice: by true-θ stratum, as calibrated, and by θ̂ stratum, as
     # delivery will use it; the second is the operational figure and the reported metrics.
     final = run_simulation(simulation, params, params.iters, items, k_current, tau)
+    steps += _administered(final, params.n)
     metrics = final.scalars
     if params.conditional:
         calibrated = final.scalars
         final = run_simulation(
             simulation, params, params.iters, items, k_current, tau, stratum_by_estimate=True
         )
+        steps += _administered(final, params.n)
         metrics = {**final.scalars,
                    "calibrated_conditional_max_exp": calibrated["conditional_max_exp"]}  # fmt: skip
     return CalibrationResult(
@@ -352,7 +359,13 @@ def calibrate_sh(
         stop_reason=stop_reason,
         initial_exposure_by_stratum=initial_by_stratum,
         final_exposure_by_stratum=final.exposure_rates_by_stratum,
+        simulee_steps=steps,
     )
+
+
+def _administered(outcome: IterationOutcome, n: int) -> int:
+    """Items given in one simulation: the exposure rates (shares of n) add up to them."""
+    return round(float(np.sum(outcome.exposure_rates, dtype=np.float64)) * n)
 
 
 def _starting_k(params: CalibrationParams, k: ArrayLike, n_items: int) -> np.ndarray:

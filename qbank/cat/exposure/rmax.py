@@ -13,6 +13,8 @@ from jax.typing import ArrayLike
 
 __all__ = ["under_exposure_cap"]
 
+_ROUNDING = 1e-6
+
 
 def under_exposure_cap(exposure_rates: ArrayLike, r_max: ArrayLike) -> jax.Array:
     """Mask of the items whose exposure rate is still below ``r_max`` (all when r_max ≥ 1).
@@ -22,4 +24,6 @@ def under_exposure_cap(exposure_rates: ArrayLike, r_max: ArrayLike) -> jax.Array
         r_max: the cap, in (0, 1].
     """
     rates = jnp.asarray(exposure_rates)
-    return (rates < r_max) | (jnp.asarray(r_max) >= 1.0)
+    # Rates are float32 quotients (XLA may divide by a reciprocal): one that equals r_max up to
+    # rounding, such as 10/50 against 0.2, has reached the cap.
+    return (rates < jnp.asarray(r_max) - _ROUNDING) | (jnp.asarray(r_max) >= 1.0)

@@ -31,8 +31,12 @@ class CalibrationReport:
 
     @property
     def simulee_steps_per_s(self) -> float:
-        """Simulated item administrations per second (iterations plus the final evaluation)."""
-        steps = (len(self.result.history) + 1) * self.params.n * self.params.test_len
+        """Items administered per second over the iterations and the final evaluation.
+
+        Counted as given: a variable-length design's tests that stop early count their items,
+        not ``test_len`` each.
+        """
+        steps = self.result.simulee_steps
         return steps / self.run_s if self.run_s > 0 else float("inf")
 
     def k_rows(self) -> list[dict[str, Any]]:

@@ -23,7 +23,12 @@ from qbank.services.delivery.quiz_cursor import (
     load_cursor,
     save_cursor,
 )
-from qbank.services.delivery.quizzes import _INSERT_RESPONSE, _lock_active, _now
+from qbank.services.delivery.quizzes import (
+    _INSERT_RESPONSE,
+    _lock_active,
+    _now,
+    serves_another_item,
+)
 from qbank.state import StateStore
 from qbank.store.models import UserResponse
 
@@ -155,7 +160,7 @@ def _answer(
     correct = label == content.correct_label
     cursor.answered[key] = Answered(label, correct, idempotency_key)
     cursor.theta, cursor.se = _ability(cursor)
-    finished = len(cursor.answered) >= cursor.num_questions or cursor.reached_stop()
+    finished = not serves_another_item(sessions, state, cursor)
     now = _now()
     try:
         with sessions.begin() as session:

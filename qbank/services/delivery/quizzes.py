@@ -22,12 +22,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.cat.delivery import (
+    DesignedChoice,
     PreparedItems,
     choose_designed,
     choose_prepared,
     choose_prepared_with_walk,
 )
 from qbank.cat.design import TestDesign
+from qbank.cat.exposure.rmax import under_exposure_cap
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
 from qbank.irt import DEFAULT_A, DEFAULT_B, DEFAULT_C
 from qbank.services.access.flags import selector_for_user
@@ -49,6 +51,7 @@ from qbank.services.delivery.quiz_cursor import (
     save_cursor,
 )
 from qbank.services.delivery.student_limits import StudentLimits, check_quiz_limits
+from qbank.services.exposure.monitor import exam_exposure_counts
 from qbank.state import StateStore
 from qbank.store.models import ItemCalibration, QuizItem, QuizSession, UserResponse
 
@@ -61,6 +64,7 @@ __all__ = [
     "ServedItem",
     "create_quiz",
     "next_item",
+    "serves_another_item",
 ]
 
 QUIZ_LIFETIME = timedelta(hours=24)
@@ -211,12 +215,13 @@ def create_quiz(
     )
 
 
-def _choose_adaptive(
+def _open_items(
     sessions: sessionmaker[Session],
     state: StateStore,
     cursor: QuizCursor,
     refused: set[tuple[int, int]],
-) -> dict[str, Any] | None:
+) -> tuple[DeliveryPool, np.ndarray]:
+    """The quiz's pool and the mask of its items not yet given and under the daily cap."""
     delivery = cached_delivery_pool(
         sessions, cursor.tenant_id, cursor.exam_code,
         topics=cursor.topics, difficulties=cursor.difficulty,
@@ -230,6 +235,16 @@ def _choose_adaptive(
         index = delivery.index.get(key)
         if index is not None:
             available[index] = False
+    return delivery, available
+
+
+def _choose_adaptive(
+    sessions: sessionmaker[Session],
+    state: StateStore,
+    cursor: QuizCursor,
+    refused: set[tuple[int, int]],
+) -> dict[str, Any] | None:
+    delivery, available = _open_items(sessions, state, cursor, refused)
     if not available.any():
         return None
     design = cursor.test_design()
@@ -264,17 +279,33 @@ def _choose_adaptive(
     return choice
 
 
-def _choose_designed(
+def _under_r_max(
+    sessions: sessionmaker[Session], delivery: DeliveryPool, cursor: QuizCursor, r_max: float
+) -> np.ndarray:
+    """Mask of the pool's items below r_max (catR's "restricted" method, ``cat.exposure.rmax``).
+
+    An item's rate is its share of the exam's other adaptive quizzes that served it.
+    """
+    counts, n_quizzes = exam_exposure_counts(
+        sessions, cursor.tenant_id, cursor.exam_code, exclude_quiz=cursor.quiz_id
+    )
+    served = np.asarray([counts.get(key, 0) for key in delivery.keys], np.float32)
+    rates = served / max(n_quizzes, 1)
+    return np.asarray(under_exposure_cap(rates, r_max))
+
+
+def _design_candidates(
     sessions: sessionmaker[Session],
     delivery: DeliveryPool,
     cursor: QuizCursor,
     available: np.ndarray,
     design: TestDesign,
-) -> dict[str, Any] | None:
-    """The next item under the quiz's design (``cat.delivery.choose_designed``); None: stop.
+) -> np.ndarray:
+    """The items the design's next step may choose among, and whose information it weighs.
 
-    Items the quiz set aside are no candidates (released should none be left); of the items the
-    lottery walk considered and rejected, those whose k came from the 1985 rule are set aside.
+    They are ``available`` less the items the quiz set aside and, with an r_max design, those
+    at an exposure rate ≥ r_max. Each of the two is lifted should it leave nothing, so that a
+    small pool raises exposure rather than ending quizzes early.
     """
     candidates = available.copy()
     for key in cursor.set_aside:
@@ -283,6 +314,21 @@ def _choose_designed(
             candidates[position] = False
     if not candidates.any():
         candidates = available
+    if design.exposure == "r_max" and design.r_max is not None:
+        capped = candidates & _under_r_max(sessions, delivery, cursor, design.r_max)
+        if capped.any():
+            candidates = capped
+    return candidates
+
+
+def _designed_step(
+    sessions: sessionmaker[Session],
+    delivery: DeliveryPool,
+    cursor: QuizCursor,
+    candidates: np.ndarray,
+    design: TestDesign,
+) -> DesignedChoice:
+    """``cat.delivery.choose_designed`` on the quiz's answers and blueprint counts."""
     answered = [row for row in cursor.served if (row.question_id, row.version) in cursor.answered]
     responses = (
         [row.a for row in answered], [row.b for row in answered], [row.c for row in answered],
@@ -298,9 +344,26 @@ def _choose_designed(
             topic = item_content(sessions, row.question_id, row.version).topic_name
             counts[slot.get(topic, len(design.blueprint))] += 1
     # Conditional S–H k are the ones of the stratum holding the current θ̂.
-    prepared, k, strata = delivery.at_theta(cursor.theta)
-    step = choose_designed(secrets.randbits(32), prepared, candidates, design, responses,
+    prepared = delivery.at_theta(cursor.theta)[0]
+    return choose_designed(secrets.randbits(32), prepared, candidates, design, responses,
                            item_topic, counts)  # fmt: skip
+
+
+def _choose_designed(
+    sessions: sessionmaker[Session],
+    delivery: DeliveryPool,
+    cursor: QuizCursor,
+    available: np.ndarray,
+    design: TestDesign,
+) -> dict[str, Any] | None:
+    """The next item under the quiz's design (``cat.delivery.choose_designed``); None: stop.
+
+    Items the quiz set aside are no candidates (released should none be left); of the items the
+    lottery walk considered and rejected, those whose k came from the 1985 rule are set aside.
+    """
+    candidates = _design_candidates(sessions, delivery, cursor, available, design)
+    step = _designed_step(sessions, delivery, cursor, candidates, design)
+    _, k, strata = delivery.at_theta(cursor.theta)
     if step.stop:
         return None
     index = step.item
@@ -318,6 +381,32 @@ def _choose_designed(
         lost[index] = False
         choice["set_aside"] = [list(delivery.keys[p]) for p in np.flatnonzero(lost)]
     return choice
+
+
+def serves_another_item(
+    sessions: sessionmaker[Session], state: StateStore, cursor: QuizCursor
+) -> bool:
+    """Whether the next ``GET …/next`` would serve an item, decided right after an answer.
+
+    Beyond the length and the rules ``QuizCursor.reached_stop`` checks, an adaptive quiz is
+    over once no candidate is left or, under a design, when its stopping rules fire on the
+    candidates the next step would weigh (the minimum-information rule needs the pool). The
+    check runs the next step's own computation, so an answer says ``finished`` exactly when the
+    next request would have ended the quiz (other quizzes may move the daily caps and exposure
+    rates in between).
+    """
+    if cursor.is_over():
+        return False
+    if not cursor.adaptive:
+        return True
+    delivery, available = _open_items(sessions, state, cursor, set())
+    if not available.any():
+        return False
+    design = cursor.test_design()
+    if design is None or not design.stopping.variable_length:
+        return True
+    candidates = _design_candidates(sessions, delivery, cursor, available, design)
+    return not _designed_step(sessions, delivery, cursor, candidates, design).stop
 
 
 def _walk_with_set_aside(

@@ -13,12 +13,13 @@ overlap is the mean share of a quiz that two quizzes share, the test overlap rat
 from __future__ import annotations
 
 import math
+import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbank.errors import InvalidInputError
@@ -29,6 +30,7 @@ __all__ = [
     "ExposureWindow",
     "ItemExposure",
     "binomial_upper_tail",
+    "exam_exposure_counts",
     "monitor_exposure",
     "observed_window",
     "overlap_rate",
@@ -131,6 +133,36 @@ def _served(
     )  # fmt: skip
     return [(str(quiz), int(qid), int(ver), int(pos), str(sel))
             for quiz, qid, ver, pos, sel in session.execute(query)]  # fmt: skip
+
+
+def exam_exposure_counts(
+    sessions: sessionmaker[Session], tenant_id: str, exam_code: str, *, exclude_quiz: str | None
+) -> tuple[dict[ItemKey, int], int]:
+    """Each item's count of the exam's adaptive quizzes that served it, and how many quizzes.
+
+    The observed exposure rate of an item is its count over the number of quizzes, as
+    ``observed_window`` counts them (a quiz counts once per item; only quizzes that served an
+    item count), over the exam's whole history. ``exclude_quiz`` leaves out the quiz asking, so
+    that its own items do not count as exposure by other examinees (catR's rates are those of
+    the examinees before).
+    """
+    scope = (
+        select(QuizItem.quiz_id, QuizItem.question_id, QuizItem.version)
+        .join(QuizSession, QuizSession.id == QuizItem.quiz_id)
+        .where(QuizSession.tenant_id == tenant_id, QuizSession.exam_code == exam_code,
+               QuizSession.adaptive.is_(True))
+    )  # fmt: skip
+    if exclude_quiz is not None:
+        scope = scope.where(QuizItem.quiz_id != uuid.UUID(exclude_quiz))
+    served = scope.distinct().subquery()
+    per_item = select(served.c.question_id, served.c.version, func.count()).group_by(
+        served.c.question_id, served.c.version
+    )
+    quizzes = select(func.count(func.distinct(served.c.quiz_id)))
+    with sessions() as session:
+        counts = {(int(qid), int(ver)): int(n) for qid, ver, n in session.execute(per_item)}
+        n_quizzes = int(session.scalar(quizzes) or 0)
+    return counts, n_quizzes
 
 
 def observed_window(
