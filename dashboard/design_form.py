@@ -52,6 +52,7 @@ EXPOSURE_NAMES = {
     "none": "none",
     "sympson_hetter": "Sympson–Hetter (the items' k)",
     "conditional_sympson_hetter": "conditional Sympson–Hetter (k per θ stratum)",
+    "r_max": "maximum exposure rate (catR's restricted method)",
 }  # fmt: skip
 # Options of the rules that take some: (form parameter, option, label). Rules the registry has
 # that are not listed here and not in _NO_OPTIONS (a plugged-in rule) get a JSON options field.
@@ -65,8 +66,9 @@ RULE_OPTIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
 _NO_OPTIONS = ("mfi", "mlwi", "mpwi", "mepv", "kl", "klp")
 # Which method each exposure parameter goes with; a parameter not listed (one added to the
 # design later) shows with the methods this page does not know by name.
-_PARAMETER_METHODS = {"strata_edges": ("conditional_sympson_hetter",)}
-_PARAMETER_LABELS = {"strata_edges": "θ cut points of the strata"}
+_PARAMETER_METHODS = {"strata_edges": ("conditional_sympson_hetter",), "r_max": ("r_max",)}
+_PARAMETER_LABELS = {"strata_edges": "θ cut points of the strata",
+                     "r_max": "r_max: the highest exposure rate an item may reach"}  # fmt: skip
 # The design's field names as the form labels them, for the service's messages.
 DESIGN_LABELS = {
     "stopping.max_len": "maximum length", "stopping.min_len": "minimum length",
@@ -74,6 +76,7 @@ DESIGN_LABELS = {
     "stopping.se": "SE threshold", "stopping.min_info": "minimum information",
     "stopping.cut": "cut score", "stopping.z": "interval half-width (z)",
     "exposure.strata_edges": "θ cut points of the strata", "exposure.method": "exposure control",
+    "exposure.r_max": "r_max",
     "selection.rule": "selection rule", "selection.options": "rule options",
     "conditional_sympson_hetter": "conditional Sympson–Hetter",
     "test_len": "pace over (items)", "n_strata": "a-strata",

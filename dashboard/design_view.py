@@ -221,6 +221,8 @@ _EXPOSURE_NOTES = {
     "Sympson–Hetter calibration on Calibrate), else the next best is tried.",
     "conditional_sympson_hetter": "Each item has one k per θ stratum (a conditional "
     "calibration on Calibrate); the lottery uses the k of the stratum of the current θ̂.",
+    "r_max": "An item already given in at least r_max of this exam's quizzes is passed over "
+    "(Revuelta & Ponsoda 1998); the rule ranks the others. No calibration is needed.",
 }
 
 

@@ -83,7 +83,7 @@ def test_a_stored_design_fills_the_form_and_reads_back_unchanged(context, exam):
         None,
     )  # the design's pace is max length: the blank follows it
     assert (form.estimator, form.exposure) == ("map", "conditional_sympson_hetter")
-    assert form.exposure_values == {"strata_edges": "-0.5, 0.5"}
+    assert form.exposure_values == {"strata_edges": "-0.5, 0.5", "r_max": ""}
     assert (form.max_len, form.min_len, form.use_se, form.se) == (12, 4, True, 0.35)
     assert (form.use_min_info, form.classify, form.cut, form.z) == (False, True, 0.25, 1.64)
     assert form.targets == {"Cardiology": 0.5, "Nephrology": 0.25, "Neurology": 0.25,
@@ -111,6 +111,10 @@ def test_a_stored_design_fills_the_form_and_reads_back_unchanged(context, exam):
          "conditional Sympson–Hetter."),
         ({"exposure": "conditional_sympson_hetter", "exposure_values": {"strata_edges": "0, x"}},
          "Not valid: θ cut points of the strata must be a finite number, got 'x'."),
+        ({"exposure": "r_max", "exposure_values": {"r_max": "1.5"}},
+         "Not valid: r_max must be a number in (0, 1] for r_max, got 1.5."),
+        ({"exposure": "r_max", "exposure_values": {"r_max": ""}},
+         "Not valid: r_max must be a number in (0, 1] for r_max, got None."),
     ],
 )  # fmt: skip
 def test_an_invalid_design_is_refused_in_words_and_nothing_is_written(
@@ -148,6 +152,21 @@ def test_save_asks_first_then_stores_the_design_with_who_and_when(context, exam)
     assert design.feedback.message.startswith("Saved: the design of EX is stored (")
     assert "by ada)" in design.feedback.message
     assert not design.edited()
+
+
+def test_an_r_max_design_is_saved_with_its_cap_and_other_methods_drop_it(context, exam):
+    design = DesignPage(context, user="ada")
+    assert "r_max" not in design.form.shown_exposure_parameters("sympson_hetter")
+    assert design.form.shown_exposure_parameters("r_max") == ["r_max"]
+    design.form.param.update(exposure="r_max", exposure_values={"strata_edges": "",
+                                                                "r_max": "0.25"})  # fmt: skip
+    assert design.ask_save() is True
+    assert design.confirm_save() is True
+    exposure = get_exam_design(context.sessions, TENANT, "EX").design["exposure"]
+    assert (exposure["method"], exposure["r_max"]) == ("r_max", 0.25)
+    design.form.exposure = "sympson_hetter"  # the cap stays typed but goes with r_max only
+    assert design.form.as_json()["exposure"] == {"method": "sympson_hetter", "strata_edges": [],
+                                                 "r_max": None}  # fmt: skip
 
 
 def test_a_blueprint_topic_the_tenant_lacks_is_refused_by_the_service(context, exam):
