@@ -24,6 +24,7 @@ from qbank.irt.model import MAX_A, D
 
 __all__ = [
     "FREE",
+    "PHI_BOX",
     "GridTerms",
     "ItemStep",
     "Priors",
@@ -44,6 +45,8 @@ FREE: dict[str, tuple[int, ...]] = {"3pl": (0, 1, 2), "2pl": (0, 1), "1pl": (1,)
 # Box for φ: beyond it an item is degenerate anyway and float32 starts to overflow.
 _PHI_LOW = (-4.6, -8.0, -9.2)  # a ≥ 0.01, b ≥ −8, c ≥ 1e-4
 _PHI_HIGH = (math.log(MAX_A), 8.0, 0.4)  # a ≤ MAX_A, b ≤ 8, c ≤ 0.6
+PHI_BOX = (_PHI_LOW, _PHI_HIGH)
+"""Lower and upper bounds of φ = (log a, b, logit c)."""
 # Step lengths tried along the Fisher-scoring direction and, as a fallback, along the gradient
 # (scaled to a largest component of 1). 0 keeps the current value, so an M-step never lowers the
 # item's objective and EM stays monotone; the gradient's short steps always climb unless the
