@@ -330,8 +330,9 @@ def _finish(
     counts = _e_step(fit, data, grid, log_weights, layout)
     phi = _to_phi(fit)
     terms = jax.vmap(grid_terms, in_axes=(0, 0, 0, None))(fit.a, fit.b, fit.c, grid)
-    information = information_matrix(terms, data, counts.posterior, phi, model, priors,
-                                     layout.complete)
+    information = information_matrix(
+        terms, data, counts.posterior, phi, model, priors, layout.complete
+    )
     if model == "1pl":
         phi = phi.at[:, 0].set(_common_log_a(fit, free))
     common_curv = prior_terms(priors, phi[jnp.argmax(free)])[2][0]
@@ -451,7 +452,8 @@ def _run_em(
     history: list[CycleProgress] = []
     reason, concerned = "max_cycles", np.zeros(free.shape, bool)
     mask = np.zeros((free.shape[0], 3), bool)
-    mask[np.ix_(np.asarray(free), FREE[model] if model != "1pl" else (0, 1))] = True
+    coords = np.asarray(FREE[model] if model != "1pl" else (0, 1))  # the 1PL's common log a too
+    mask[np.ix_(np.flatnonzero(np.asarray(free)), coords)] = True
     low, high = (np.asarray(bound, np.float64) for bound in PHI_BOX)
     point = fit  # where the next cycle starts; `fit` is the last cycle's result
     chain: list[np.ndarray] = []  # φ of the plain EM points since the last extrapolation
@@ -517,7 +519,14 @@ def _run_em(
                                      float(common_curv))  # fmt: skip
     else:
         loglik, log_post = cached_call(
-            _fit_values, fit, data, free, grid, log_weights, model=model, priors=priors,
+            _fit_values,
+            fit,
+            data,
+            free,
+            grid,
+            log_weights,
+            model=model,
+            priors=priors,
             layout=layout,
         )
         sd_phi = np.full((n_items, 3), np.nan)

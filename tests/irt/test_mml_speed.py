@@ -4,8 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from qbank.irt import ItemParams, MmlSettings, calibrate_mml
-from qbank.irt import mml
+from qbank.irt import ItemParams, MmlSettings, calibrate_mml, mml
 from qbank.irt.mml_accel import squarem_point
 from qbank.irt.mml_data import response_data
 from tests.irt.test_mml import simulate
@@ -62,7 +61,8 @@ def test_squarem_reaches_plain_em_maximum_in_fewer_cycles_and_never_goes_down(mo
         for accelerate in (True, False)
     }
     fast, plain = fits[True], fits[False]
-    assert fast.converged and plain.converged
+    assert fast.converged
+    assert plain.converged
     assert fast.cycles < plain.cycles
     log_post = np.array([c.log_posterior for c in fast.history])
     assert np.all(np.diff(log_post) >= -1e-12 * abs(log_post[0]))
@@ -98,11 +98,11 @@ def test_squarem_point_removes_a_linear_iterations_slow_component():
     point, ratio = squarem_point(x0, x1, x2, mask, 100.0, low, high)
     np.testing.assert_allclose(point, 0.0, atol=1e-12)
     assert ratio == pytest.approx(10.0)
-    # The cap on |α| holds, α = −1 gives x2, and the box is respected.
+    # The cap on |alpha| holds, alpha = −1 gives x2, and the box is respected.
     capped, ratio = squarem_point(x0, x1, x2, mask, 1.0, low, high)
     np.testing.assert_allclose(capped, x2)
     assert ratio == 1.0
     boxed, _ = squarem_point(x0, x1, x2, mask, 100.0, np.full(3, 0.5), high)
-    assert boxed[0, 0] == 0.5 and boxed[0, 1] == 0.5
+    np.testing.assert_array_equal(boxed[0, :2], [0.5, 0.5])
     still, _ = squarem_point(x2, x2, x2, mask, 100.0, low, high)
     np.testing.assert_array_equal(still, x2)

@@ -28,7 +28,8 @@ def test_persons_and_items_in_order_of_first_appearance(tmp_path):
         # a bad score on line 3 comes before the repeated pair on line 4
         (["p1,i1,1", "p2,i1,2", "p1,i1,0"], "line 3: score must be 0 or 1"),
         # the repeat on line 3 comes before the empty person on line 4
-        (["p1,i1,1", "p1,i1,0", ",i2,1"], "line 3: person 'p1' already answered item 'i1' on line 2"),
+        (["p1,i1,1", "p1,i1,0", ",i2,1"],
+         "line 3: person 'p1' already answered item 'i1' on line 2"),
         # on one line the score is checked before the repeat
         (["p1,i1,1", "p1,i1,2"], "line 3: score must be 0 or 1"),
         (["p1,i1,1", "", "p2,i1,1"], "line 3: person and item must not be empty"),

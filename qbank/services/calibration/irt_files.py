@@ -80,8 +80,9 @@ def read_responses_csv(path: str) -> tuple[list[str], list[str], np.ndarray]:
         again = int(np.flatnonzero(repeated)[0])  # earliest second answer, in file order
         before = int(scored[np.flatnonzero(cell == cell[again])[0]])
         line = int(scored[again])
-        problems.append((line, 2, f"{path}, line {line + 2}: person {person_of[line]!r} already "
-                               f"answered item {item_of[line]!r} on line {before + 2}"))  # fmt: skip
+        text = (f"{path}, line {line + 2}: person {person_of[line]!r} already answered item "
+                f"{item_of[line]!r} on line {before + 2}")  # fmt: skip
+        problems.append((line, 2, text))
     if problems:
         raise InvalidInputError(min(problems)[2])
     if not scored.size:
