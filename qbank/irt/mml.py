@@ -259,7 +259,7 @@ def _total_log_prior(model: str, priors: Priors, phi: jax.Array, free: jax.Array
 
 def _common_a_step(
     priors: Priors, phi: jax.Array, c: jax.Array, counts: _Posterior, free: jax.Array,
-    grid: jax.Array,
+    grid: jax.Array, no_guessing: bool = False,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:  # fmt: skip
     """One safeguarded ascent step on the 1PL's common log a, all free items together.
 
@@ -269,9 +269,10 @@ def _common_a_step(
 
     def objective(x: jax.Array) -> jax.Array:
         shared = phi.at[:, 0].set(x[0])
-        per_item = jax.vmap(item_objective, in_axes=(None, None, 0, 0, 0, 0, None))(
+        per_item = jax.vmap(partial(item_objective, no_guessing=no_guessing),
+                            in_axes=(None, None, 0, 0, 0, 0, None))(
             "1pl", priors, shared, c, counts.correct, counts.wrong, grid
-        )
+        )  # fmt: skip
         prior_a = prior_terms(priors, shared[0])[0][0]
         return jnp.sum(jnp.where(free, per_item, 0.0)) + prior_a
 
@@ -306,11 +307,13 @@ def _em_cycle(
     if model == "1pl":
         phi = phi.at[:, 0].set(_common_log_a(fit, free))
     penalty = _total_log_prior(model, priors, phi, free)
-    update = jax.vmap(m_step, in_axes=(None, None, 0, 0, 0, 0, None, None))
+    update = jax.vmap(partial(m_step, no_guessing=layout.linear),
+                      in_axes=(None, None, 0, 0, 0, 0, None, None))  # fmt: skip
     steps = update(model, priors, phi, fit.c, counts.correct, counts.wrong, grid, newton_steps)
     new_phi, scaled = steps.phi, jnp.max(steps.scaled_gradient, axis=1)
     if model == "1pl":
-        log_a, _, scaled_a = _common_a_step(priors, new_phi, fit.c, counts, free, grid)
+        log_a, _, scaled_a = _common_a_step(priors, new_phi, fit.c, counts, free, grid,
+                                            layout.linear)  # fmt: skip
         new_phi = new_phi.at[:, 0].set(log_a)
         scaled = jnp.maximum(scaled, scaled_a)
     new_fit = _from_phi(model, new_phi, fit, free)
