@@ -106,3 +106,23 @@ def test_squarem_point_removes_a_linear_iterations_slow_component():
     np.testing.assert_array_equal(boxed[0, :2], [0.5, 0.5])
     still, _ = squarem_point(x2, x2, x2, mask, 100.0, low, high)
     np.testing.assert_array_equal(still, x2)
+
+
+def test_a_jump_that_lowers_the_log_posterior_is_not_taken(monkeypatch):
+    """Every extrapolation here overshoots badly; EM must reject them and still converge."""
+    responses, _ = simulate(6, 1000, 12, "2pl")
+    plain = calibrate_mml(responses, settings=MmlSettings(model="2pl", accelerate=False))
+    jumps = []
+
+    def overshoot(x0, x1, x2, mask, max_ratio, low, high):
+        jumps.append(1)
+        return np.where(mask, np.clip(x2 + 2.0, low, high), x2), 2.0
+
+    monkeypatch.setattr(mml, "squarem_point", overshoot)
+    fit = calibrate_mml(responses, settings=MmlSettings(model="2pl"))
+    assert jumps
+    assert fit.converged
+    log_post = np.array([c.log_posterior for c in fit.history])
+    assert np.all(np.diff(log_post) >= -1e-12 * abs(log_post[0]))
+    # Rejected jumps are not cycles: the history is plain EM's, cycle for cycle.
+    assert [c.log_posterior for c in fit.history] == [c.log_posterior for c in plain.history]
