@@ -57,10 +57,10 @@ def response_data(
     right = mask & (scores == 1)
     # float64 here becomes JAX's default float: float32 unless a caller enabled x64.
     # device_put, not jnp.asarray: a plain transfer, where asarray runs a small XLA program.
+    by_item = np.ascontiguousarray(right.T, dtype=np.float64)
     return ResponseData(jax.device_put(right.astype(np.float64)),
                         jax.device_put((mask & ~right).astype(np.float64)),
-                        jax.device_put(frequency),
-                        jax.device_put(np.ascontiguousarray(right.T, dtype=np.float64)))  # fmt: skip
+                        jax.device_put(frequency), jax.device_put(by_item))  # fmt: skip
 
 
 def check_start(start: ItemParams, n_items: int) -> None:
