@@ -43,11 +43,12 @@ import numpy as np
 import girth
 data = np.load(sys.argv[1])
 fit = {"2pl": girth.twopl_mml, "3pl": girth.threepl_mml}[sys.argv[2]]
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 result = fit(data.T.astype(int))
-seconds = time.perf_counter() - start
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 guessing = result.get("Guessing", np.zeros(data.shape[1]))
-print(json.dumps({"seconds": seconds, "a": (np.asarray(result["Discrimination"]) / 1.7).tolist(),
+print(json.dumps({"seconds": seconds, "cpu": cpu,
+                  "a": (np.asarray(result["Discrimination"]) / 1.7).tolist(),
                   "b": np.asarray(result["Difficulty"]).tolist(),
                   "c": np.asarray(guessing).tolist()}))
 """
@@ -86,23 +87,25 @@ def rmse(estimate: object, truth: np.ndarray) -> float:
 
 def run_qbank(responses: np.ndarray, model: str, repeats: int, errors: bool = True) -> dict:
     """Best of ``repeats`` compiled fits without SEs (girth computes none) and, if ``errors``,
-    with them; the first call (which compiles) is timed apart."""
-    times: dict[str, list[float]] = {}
+    with them; the first call (which compiles) is timed apart. CPU time (all threads) beside
+    wall time."""
+    times: dict[str, list[tuple[float, float]]] = {}
     result = None
     for label, with_errors in (("estimates", False), ("with_se", True)):
         if with_errors and not errors:
             continue
         settings = MmlSettings(model=model, standard_errors=with_errors)
-        start = time.perf_counter()
-        result = calibrate_mml(responses, settings=settings)
-        times.setdefault("first", []).append(time.perf_counter() - start)
-        for _ in range(repeats):
-            start = time.perf_counter()
+        for run in range(repeats + 1):
+            start, cpu = time.perf_counter(), time.process_time()
             result = calibrate_mml(responses, settings=settings)
-            times.setdefault(label, []).append(time.perf_counter() - start)
+            spent = (time.perf_counter() - start, time.process_time() - cpu)
+            times.setdefault("first" if run == 0 else label, []).append(spent)
     assert result is not None
-    return {"first_s": times["first"][0], "seconds": min(times["estimates"]),
-            "with_se_s": min(times["with_se"]) if "with_se" in times else None,
+    best = {name: min(values) for name, values in times.items()}
+    return {"first_s": best["first"][0], "seconds": best["estimates"][0],
+            "cpu": best["estimates"][1],
+            "with_se_s": best["with_se"][0] if "with_se" in best else None,
+            "with_se_cpu": best["with_se"][1] if "with_se" in best else None,
             "cycles": result.cycles, "converged": result.converged,
             "a": np.asarray(result.items.a), "b": np.asarray(result.items.b),
             "c": np.asarray(result.items.c)}  # fmt: skip
@@ -119,12 +122,18 @@ def run_girth(python: str, responses: np.ndarray, model: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _seconds(command: list[str], env: dict[str, str]) -> float:
+def _seconds(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + sys of the child and its threads) of one whole process."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{command[0]} failed:\n{done.stderr.strip()[-2000:]}")
-    return time.perf_counter() - start
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def whole_process(args: argparse.Namespace) -> None:
@@ -135,6 +144,7 @@ def whole_process(args: argparse.Namespace) -> None:
 
     responses, _ = simulate(args.seed, 1000, 20, "2pl")
     qbank = [str(Path(sys.executable).with_name("qbank"))]
+    load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "answers.csv"
         with path.open("w") as handle:
@@ -148,22 +158,32 @@ def whole_process(args: argparse.Namespace) -> None:
         girth = [args.girth_python, "-c", GIRTH_WHOLE, str(path)] if args.girth_python else None
         for command in (irt, sh, *([girth] if girth else [])):  # warm the caches
             _seconds(command, env)
-        times: dict[str, list[float]] = {"irt": [], "sh": [], "girth": []}
+        times: dict[str, list[tuple[float, float]]] = {"irt": [], "sh": [], "girth": []}
         for _ in range(args.runs):
             times["irt"].append(_seconds(irt, env))
             if girth:
                 times["girth"].append(_seconds(girth, env))
-            times["sh"].append(_seconds(sh, env))
-    median = {name: statistics.median(values) for name, values in times.items() if values}
-    print(f"whole processes, warm caches, median of {args.runs} (min–max)")
+            if not args.no_sh:
+                times["sh"].append(_seconds(sh, env))
+        load.append(os.getloadavg()[0])
+    print(f"whole processes, warm caches, median of {args.runs} (min–max); load average "
+          f"{load[0]:.1f} before, {load[1]:.1f} after")  # fmt: skip
     labels = {"irt": "qbank calibrate-irt 1000x20 2PL", "girth": "girth 0.8 2PL, same CSV",
               "sh": "qbank calibrate-sh, built-in pool"}  # fmt: skip
     for name, label in labels.items():
-        if name in median:
-            values = times[name]
-            print(f"{label:<36}{median[name]:>7.2f} s  ({min(values):.2f}–{max(values):.2f})")
-    if "girth" in median:
-        print(f"girth / qbank calibrate-irt = {median['girth'] / median['irt']:.2f}")
+        if times[name]:
+            parts = []
+            for kind, values in (("wall", [t[0] for t in times[name]]),
+                                 ("cpu", [t[1] for t in times[name]])):  # fmt: skip
+                parts.append(f"{kind} {statistics.median(values):5.2f} s "
+                             f"({min(values):.2f}–{max(values):.2f})")  # fmt: skip
+            print(f"{label:<36}" + "   ".join(parts))
+    if times["girth"]:
+        for index, kind in enumerate(("wall", "cpu")):
+            pairs = [g[index] / q[index] for q, g in zip(times["irt"], times["girth"], strict=True)]
+            print(f"girth / qbank calibrate-irt, {kind}: median of pairs "
+                  f"{statistics.median(pairs):.2f} ({min(pairs):.2f}–{max(pairs):.2f}), "
+                  f"qbank faster in {sum(p > 1 for p in pairs)} of {len(pairs)}")  # fmt: skip
 
 
 def main() -> None:
@@ -180,6 +200,7 @@ def main() -> None:
         help="time one-off CLI runs on small data (see above)",
     )
     parser.add_argument("--runs", type=int, default=5, help="whole-process runs of each command")
+    parser.add_argument("--no-sh", action="store_true", help="whole-process: skip calibrate-sh")
     parser.add_argument(
         "--no-standard-errors",
         action="store_true",
@@ -189,29 +210,40 @@ def main() -> None:
     if args.whole_process:
         whole_process(args)
         return
-    header = f"{'model':<6}{'impl':<20}{'time s':>9}{'rmse a':>9}{'rmse b':>9}{'rmse c':>9}"
+    import os
+
+    header = (f"{'model':<6}{'impl':<20}{'wall s':>9}{'cpu s':>9}{'rmse a':>9}{'rmse b':>9}"
+              f"{'rmse c':>9}")  # fmt: skip
     rows, ratios = [header, "-" * len(header)], []
     for model in args.models.split(","):
         responses, truth = simulate(args.seed, args.persons, args.items, model)
         ours = run_qbank(responses, model, args.repeats, errors=not args.no_standard_errors)
-        fits = [("qbank, estimates", ours["seconds"], ours),
-                ("qbank (1st, +jit)", ours["first_s"], ours)]  # fmt: skip
-        if ours["with_se_s"] is not None:
-            fits.insert(1, ("qbank, with SEs", ours["with_se_s"], ours))
-        if args.girth_python:
+        if args.girth_python:  # girth, then qbank again: both see the same load
             theirs = run_girth(args.girth_python, responses, model)
-            fits.append(("girth 0.8", theirs["seconds"], theirs))
+            again = run_qbank(responses, model, args.repeats, errors=not args.no_standard_errors)
+            for key in ("seconds", "cpu", "with_se_s", "with_se_cpu"):
+                if ours[key] is not None:
+                    ours[key] = min(ours[key], again[key])
+        fits = [("qbank, estimates", ours["seconds"], ours["cpu"], ours),
+                ("qbank (1st, +jit)", ours["first_s"], None, ours)]  # fmt: skip
+        if ours["with_se_s"] is not None:
+            fits.insert(1, ("qbank, with SEs", ours["with_se_s"], ours["with_se_cpu"], ours))
+        if args.girth_python:
+            fits.append(("girth 0.8", theirs["seconds"], theirs["cpu"], theirs))
             with_se = (f", {theirs['seconds'] / ours['with_se_s']:.0f}x with qbank's SEs"
                        if ours["with_se_s"] is not None else "")  # fmt: skip
             ratios.append(f"{model}: girth / qbank = {theirs['seconds'] / ours['seconds']:.0f}x "
-                          f"compiled, estimates only (like girth){with_se}, "
+                          f"wall, {theirs['cpu'] / ours['cpu']:.0f}x CPU, compiled, estimates "
+                          f"only (like girth){with_se}, "
                           f"{theirs['seconds'] / ours['first_s']:.1f}x including the "
                           f"compile")  # fmt: skip
-        for name, seconds, fit in fits:
+        for name, seconds, cpu, fit in fits:
             errors = "".join(f"{rmse(fit[p], truth[p]):>9.4f}" for p in ("a", "b", "c"))
-            rows.append(f"{model:<6}{name:<20}{seconds:>9.2f}{errors}")
+            cpu_text = "-" if cpu is None else f"{cpu:.2f}"
+            rows.append(f"{model:<6}{name:<20}{seconds:>9.2f}{cpu_text:>9}{errors}")
         rows.append(f"{'':<6}qbank: {ours['cycles']} EM cycles, converged {ours['converged']}")
-    print(f"{args.items} items x {args.persons} persons, seed {args.seed}")
+    print(f"{args.items} items x {args.persons} persons, seed {args.seed}, "
+          f"load average {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
     print("\n".join(rows + ratios))
 
 

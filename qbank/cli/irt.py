@@ -105,6 +105,9 @@ def calibrate_irt_command(
         raise click.UsageError("--dry-run needs --exam")
     progress = _Progress(enabled=not quiet)
     if responses_path is not None:  # a file: no database, so nothing imports SQLAlchemy
+        from qbank.cli.jax_import import import_jax
+
+        import_jax()
         from qbank.irt import MmlSettings
         from qbank.services.calibration.irt_files import calibrate_responses_file
 

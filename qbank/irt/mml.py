@@ -34,10 +34,12 @@ from jax.typing import ArrayLike
 
 from qbank.errors import InvalidInputError
 from qbank.irt.executable_cache import cached_call
+from qbank.irt.mml_accel import STEP_GROWTH, squarem_point
 from qbank.irt.mml_data import ResponseData, check_start, response_data
 from qbank.irt.mml_errors import information_matrix, standard_deviations
 from qbank.irt.mml_items import (
     FREE,
+    PHI_BOX,
     Priors,
     ascent_point,
     ascent_step,
@@ -78,6 +80,9 @@ class MmlSettings:
     ``tol`` and the largest gradient component of the marginal log posterior, times that
     parameter's SD (in φ = log a, b, logit c), is below ``gtol``. ``priors=None`` takes the
     model's ``DEFAULT_PRIORS``; ``standard_errors=False`` skips them (NaN), for timing.
+    ``accelerate`` extrapolates every second EM point by SQUAREM (``qbank.irt.mml_accel``),
+    keeping an extrapolated point only when its log posterior is at least the last cycle's;
+    ``False`` runs plain EM.
     """
 
     model: str = "3pl"
@@ -89,6 +94,7 @@ class MmlSettings:
     priors: Priors | None = None
     gtol: float = 1e-3
     standard_errors: bool = True
+    accelerate: bool = True
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -191,15 +197,56 @@ class _Posterior(NamedTuple):
     wrong: jax.Array  # (n_items, n_points) expected wrong answers n − r
 
 
-def _e_step(fit: _Fit, data: ResponseData, grid: jax.Array, log_weights: jax.Array) -> _Posterior:
+class Layout(NamedTuple):
+    """What the E-step may take for granted about the data, decided once per fit on the host.
+
+    ``complete``: every person answered every item, so Σ_i (1 − x_pi)·log Q_i is the sum of
+    log Q over items minus the right answers' share, and the expected wrong answers per item
+    and grid point are n_q − r_iq (Bock & Aitkin's sufficient statistics). ``linear``: c = 0
+    for every item (1PL, 2PL), so log P − log Q = D·a·(θ − b) and a person's log-likelihood on
+    the grid depends on the answers only through Σ_i a_i x_i and Σ_i a_i b_i x_i: two
+    matrix-vector products instead of a (persons × items)·(items × points) product.
+    """
+
+    complete: bool = False
+    linear: bool = False
+
+
+def layout_of(data: ResponseData, c: np.ndarray, model: str) -> Layout:
+    """The ``Layout`` of a fit: complete data, and c = 0 throughout in a 1PL or 2PL."""
+    answered = np.asarray(data.correct) + np.asarray(data.wrong)
+    return Layout(bool(np.all(answered > 0)), model != "3pl" and bool(np.all(c == 0.0)))
+
+
+def _e_step(
+    fit: _Fit, data: ResponseData, grid: jax.Array, log_weights: jax.Array, layout: Layout
+) -> _Posterior:
     log_p = log_likelihood(1, grid[:, None], fit.a, fit.b, fit.c)  # (n_points, n_items)
     log_q = log_likelihood(0, grid[:, None], fit.a, fit.b, fit.c)
-    joint = data.correct @ log_p.T + data.wrong @ log_q.T + log_weights
-    marginal = jax.nn.logsumexp(joint, axis=1)
-    posterior = jnp.exp(joint - marginal[:, None])
+    if layout.linear:  # Σ_i x_i·D·a_i·(θ − b_i), exactly log P − log Q summed
+        sums = data.correct @ jnp.stack([D * fit.a, D * fit.a * fit.b], axis=1)  # (persons, 2)
+        right = sums[:, :1] * grid[None, :] - sums[:, 1:]
+    elif layout.complete:
+        right = data.correct @ (log_p - log_q).T
+    if layout.complete:
+        joint = right + jnp.sum(log_q, axis=1) + log_weights
+    elif layout.linear:
+        joint = right + (data.correct + data.wrong) @ log_q.T + log_weights
+    else:
+        joint = data.correct @ log_p.T + data.wrong @ log_q.T + log_weights
+    # logsumexp by hand: one exp over (persons, points) serves the marginal and the posterior.
+    top = jax.lax.stop_gradient(jnp.max(joint, axis=1, keepdims=True))
+    scaled = jnp.exp(joint - top)
+    total = jnp.sum(scaled, axis=1)
+    marginal = top[:, 0] + jnp.log(total)
+    posterior = scaled / total[:, None]
     weighted = posterior * data.weights[:, None]
-    return _Posterior(data.weights @ marginal, posterior, data.correct.T @ weighted,
-                      data.wrong.T @ weighted)  # fmt: skip
+    correct = data.correct_items @ weighted
+    if layout.complete:  # n − r: everyone answered, so the wrong answers need no product
+        wrong = jnp.maximum(jnp.sum(weighted, axis=0) - correct, 0.0)
+    else:
+        wrong = data.wrong.T @ weighted
+    return _Posterior(data.weights @ marginal, posterior, correct, wrong)
 
 
 def _total_log_prior(model: str, priors: Priors, phi: jax.Array, free: jax.Array) -> jax.Array:
@@ -212,7 +259,7 @@ def _total_log_prior(model: str, priors: Priors, phi: jax.Array, free: jax.Array
 
 def _common_a_step(
     priors: Priors, phi: jax.Array, c: jax.Array, counts: _Posterior, free: jax.Array,
-    grid: jax.Array,
+    grid: jax.Array, no_guessing: bool = False,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:  # fmt: skip
     """One safeguarded ascent step on the 1PL's common log a, all free items together.
 
@@ -222,9 +269,10 @@ def _common_a_step(
 
     def objective(x: jax.Array) -> jax.Array:
         shared = phi.at[:, 0].set(x[0])
-        per_item = jax.vmap(item_objective, in_axes=(None, None, 0, 0, 0, 0, None))(
+        per_item = jax.vmap(partial(item_objective, no_guessing=no_guessing),
+                            in_axes=(None, None, 0, 0, 0, 0, None))(
             "1pl", priors, shared, c, counts.correct, counts.wrong, grid
-        )
+        )  # fmt: skip
         prior_a = prior_terms(priors, shared[0])[0][0]
         return jnp.sum(jnp.where(free, per_item, 0.0)) + prior_a
 
@@ -249,21 +297,23 @@ class _Cycle(NamedTuple):
     at_bound: jax.Array  # (n_items,) bool, after the cycle
 
 
-@partial(jax.jit, static_argnames=("model", "priors", "newton_steps"))
+@partial(jax.jit, static_argnames=("model", "priors", "newton_steps", "layout"))
 def _em_cycle(
     fit: _Fit, data: ResponseData, free: jax.Array, grid: jax.Array, log_weights: jax.Array,
-    model: str, priors: Priors, newton_steps: int,
+    model: str, priors: Priors, newton_steps: int, layout: Layout,
 ) -> _Cycle:  # fmt: skip
-    counts = _e_step(fit, data, grid, log_weights)
+    counts = _e_step(fit, data, grid, log_weights, layout)
     phi = _to_phi(fit)
     if model == "1pl":
         phi = phi.at[:, 0].set(_common_log_a(fit, free))
     penalty = _total_log_prior(model, priors, phi, free)
-    update = jax.vmap(m_step, in_axes=(None, None, 0, 0, 0, 0, None, None))
+    update = jax.vmap(partial(m_step, no_guessing=layout.linear),
+                      in_axes=(None, None, 0, 0, 0, 0, None, None))  # fmt: skip
     steps = update(model, priors, phi, fit.c, counts.correct, counts.wrong, grid, newton_steps)
     new_phi, scaled = steps.phi, jnp.max(steps.scaled_gradient, axis=1)
     if model == "1pl":
-        log_a, _, scaled_a = _common_a_step(priors, new_phi, fit.c, counts, free, grid)
+        log_a, _, scaled_a = _common_a_step(priors, new_phi, fit.c, counts, free, grid,
+                                            layout.linear)  # fmt: skip
         new_phi = new_phi.at[:, 0].set(log_a)
         scaled = jnp.maximum(scaled, scaled_a)
     new_fit = _from_phi(model, new_phi, fit, free)
@@ -274,16 +324,18 @@ def _em_cycle(
                   jnp.where(free, scaled, zero), bound & free)  # fmt: skip
 
 
-@partial(jax.jit, static_argnames=("model", "priors", "complete"))
+@partial(jax.jit, static_argnames=("model", "priors", "layout"))
 def _finish(
     fit: _Fit, data: ResponseData, free: jax.Array, grid: jax.Array, log_weights: jax.Array,
-    model: str, priors: Priors, complete: bool,
+    model: str, priors: Priors, layout: Layout,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:  # fmt: skip
     """Log-likelihood, log posterior, the full information and the common-a prior curvature."""
-    counts = _e_step(fit, data, grid, log_weights)
+    counts = _e_step(fit, data, grid, log_weights, layout)
     phi = _to_phi(fit)
     terms = jax.vmap(grid_terms, in_axes=(0, 0, 0, None))(fit.a, fit.b, fit.c, grid)
-    information = information_matrix(terms, data, counts.posterior, phi, model, priors, complete)
+    information = information_matrix(
+        terms, data, counts.posterior, phi, model, priors, layout.complete
+    )
     if model == "1pl":
         phi = phi.at[:, 0].set(_common_log_a(fit, free))
     common_curv = prior_terms(priors, phi[jnp.argmax(free)])[2][0]
@@ -291,12 +343,12 @@ def _finish(
     return counts.loglik, log_post, information, common_curv
 
 
-@partial(jax.jit, static_argnames=("model", "priors"))
+@partial(jax.jit, static_argnames=("model", "priors", "layout"))
 def _fit_values(
     fit: _Fit, data: ResponseData, free: jax.Array, grid: jax.Array, log_weights: jax.Array,
-    model: str, priors: Priors,
+    model: str, priors: Priors, layout: Layout,
 ) -> tuple[jax.Array, jax.Array]:  # fmt: skip
-    counts = _e_step(fit, data, grid, log_weights)
+    counts = _e_step(fit, data, grid, log_weights, layout)
     phi = _to_phi(fit)
     if model == "1pl":
         phi = phi.at[:, 0].set(_common_log_a(fit, free))
@@ -399,13 +451,31 @@ def _run_em(
     grid = jax.device_put(points)
     log_weights = jax.device_put(density - np.log(np.sum(np.exp(density))))
     priors, model = settings.effective_priors(), settings.model
+    layout = layout_of(data, np.asarray(fit.c), model)
     history: list[CycleProgress] = []
     reason, concerned = "max_cycles", np.zeros(free.shape, bool)
-    for cycle in range(1, settings.max_cycles + 1):
-        step = cached_call(_em_cycle, fit, data, free, grid, log_weights, model=model,
-                           priors=priors, newton_steps=settings.newton_steps)  # fmt: skip
+    mask = np.zeros((free.shape[0], 3), bool)
+    coords = np.asarray(FREE[model] if model != "1pl" else (0, 1))  # the 1PL's common log a too
+    mask[np.ix_(np.flatnonzero(np.asarray(free)), coords)] = True
+    low, high = (np.asarray(bound, np.float64) for bound in PHI_BOX)
+    point = fit  # where the next cycle starts; `fit` is the last cycle's result
+    chain: list[np.ndarray] = []  # φ of the plain EM points since the last extrapolation
+    trial: tuple[_Fit, float] | None = None  # extrapolated start: (fallback x2, log post of x1)
+    max_ratio = 1.0
+    while len(history) < settings.max_cycles:
+        start = point
+        step = cached_call(_em_cycle, start, data, free, grid, log_weights, model=model,
+                           priors=priors, newton_steps=settings.newton_steps,
+                           layout=layout)  # fmt: skip
+        if trial is not None:
+            fallback, threshold = trial
+            trial = None
+            if not float(step.log_posterior) >= threshold:  # no better than x1: go on from x2
+                max_ratio = max(1.0, max_ratio / STEP_GROWTH)
+                point, chain = fallback, []
+                continue
         change, scaled = np.asarray(step.change), np.asarray(step.scaled_gradient)
-        progress = CycleProgress(cycle, settings.max_cycles, float(step.loglik),
+        progress = CycleProgress(len(history) + 1, settings.max_cycles, float(step.loglik),
                                  float(step.log_posterior), float(change.max()),
                                  float(scaled.max()))  # fmt: skip
         history.append(progress)
@@ -422,10 +492,21 @@ def _run_em(
         if change.max() == 0.0:  # nothing moved, yet some gradient is not small
             reason, concerned, fit = "no_ascent", short, step.fit
             break
-        fit, concerned = step.fit, short
+        fit, concerned, point = step.fit, short, step.fit
+        if not settings.accelerate:
+            continue
+        chain.append(_phi_host(start))
+        if len(chain) == 2:  # start points x0, x1 of two plain cycles; x2 = this cycle's result
+            jump, ratio = squarem_point(chain[0], chain[1], _phi_host(step.fit), mask,
+                                        max_ratio, low, high)  # fmt: skip
+            chain = []
+            if ratio >= max_ratio:
+                max_ratio *= STEP_GROWTH
+            if ratio > 1.0:
+                trial = (step.fit, progress.log_posterior)
+                point = _fit_host(model, jump, step.fit, np.asarray(free))
     n_items = free.shape[0]
     if settings.standard_errors:
-        complete = bool(np.all(np.asarray(data.correct) + np.asarray(data.wrong) > 0))
         loglik, log_post, information, common_curv = cached_call(
             _finish,
             fit,
@@ -435,13 +516,21 @@ def _run_em(
             log_weights,
             model=model,
             priors=priors,
-            complete=complete,
+            layout=layout,
         )
         sd_phi = standard_deviations(np.asarray(information), np.asarray(free), model,
                                      float(common_curv))  # fmt: skip
     else:
         loglik, log_post = cached_call(
-            _fit_values, fit, data, free, grid, log_weights, model=model, priors=priors
+            _fit_values,
+            fit,
+            data,
+            free,
+            grid,
+            log_weights,
+            model=model,
+            priors=priors,
+            layout=layout,
         )
         sd_phi = np.full((n_items, 3), np.nan)
     a, c = np.asarray(fit.a), np.asarray(fit.c)
@@ -460,6 +549,20 @@ def _run_em(
         () if reason == "converged" else items, _message(reason, items, settings),
     )  # fmt: skip
     return fit, result
+
+
+def _phi_host(fit: _Fit) -> np.ndarray:
+    """``_to_phi`` in NumPy, for the host-side extrapolation."""
+    c = np.clip(np.asarray(fit.c), 1e-6, 1.0 - 1e-6)
+    return np.stack([np.log(np.asarray(fit.a)), np.asarray(fit.b), np.log(c) - np.log1p(-c)], 1)
+
+
+def _fit_host(model: str, phi: np.ndarray, fit: _Fit, free: np.ndarray) -> _Fit:
+    """``_from_phi`` in NumPy: the estimated items take φ's values, the others keep ``fit``'s."""
+    c = 1.0 / (1.0 + np.exp(-phi[:, 2])) if model == "3pl" else np.asarray(fit.c)
+    values = (np.exp(phi[:, 0]), phi[:, 1], c)
+    return _Fit(*(jax.device_put(np.where(free, new, np.asarray(old)))
+                  for new, old in zip(values, fit, strict=True)))  # fmt: skip
 
 
 def _message(reason: str, items: tuple[int, ...], settings: MmlSettings) -> str:
