@@ -13,6 +13,8 @@ from typing import Any
 
 import panel as pn
 import param
+from bokeh.document import Document
+from panel.io.resources import LOCAL_DIST
 from panel.viewable import Viewer
 
 from dashboard.calibrate import CalibratePage
@@ -24,7 +26,7 @@ from dashboard.runs import RunsPage
 from dashboard.sweep import SweepPage
 from qbank.settings import Settings
 
-__all__ = ["TABS", "DashboardApp", "serve"]
+__all__ = ["TABS", "DashboardApp", "serve", "serve_assets_locally", "session_page"]
 
 TABS = ("Items", "Calibrate", "Runs", "Sweep", "Monitor")
 
@@ -86,6 +88,33 @@ class DashboardApp(Viewer):
         return self._main
 
 
+def serve_assets_locally(doc: Document) -> None:
+    """Make every stylesheet Panel links in ``doc`` one this server serves, never its CDN.
+
+    Panel points a component's stylesheets (``loading.css``, ``markdown.css``, …) at the URL in
+    the document's ``dist_url`` template variable, and where that is missing at its CDN
+    (``Reactive._get_properties``, ``patch_stylesheet``). Only Panel's page render
+    (``server_html_page_for_session``) sets the variable. A session the browser's websocket
+    creates instead, when the page's own session expired before the browser connected (Bokeh
+    drops a session nobody connected to within 15 s: a slow reload on a busy machine), never gets
+    it, so its page links those stylesheets from cdn.holoviz.org. Setting the variable when the
+    session's document is made, before any component builds its model, closes that path.
+    """
+    rel_path = pn.state.rel_path
+    doc.template_variables["dist_url"] = f"{rel_path}/{LOCAL_DIST}" if rel_path else LOCAL_DIST
+
+
+def session_page(
+    context: DashboardContext, app: DashboardApp | None = None
+) -> pn.template.BootstrapTemplate:
+    """One browser session's page: the app in the template, its assets served by this server."""
+    if pn.state.curdoc is not None:
+        serve_assets_locally(pn.state.curdoc)
+    app = app or DashboardApp(context)
+    return pn.template.BootstrapTemplate(title="QBank admin", main=[app],
+                                         header=[app.header])  # fmt: skip
+
+
 def _origins(host: str, port: int) -> list[str]:
     if host in ("0.0.0.0", "::", ""):
         return ["*"]
@@ -105,14 +134,9 @@ def serve(
     pn.extension("tabulator", sizing_mode="stretch_width", notifications=False)
     hv.extension("bokeh")
     context = build_context(settings)
-
-    def session() -> pn.template.BootstrapTemplate:
-        app = DashboardApp(context)
-        return pn.template.BootstrapTemplate(title="QBank admin", main=[app],
-                                             header=[app.header])  # fmt: skip
-
     return pn.serve(
-        {"/": session}, address=host, port=port, websocket_origin=_origins(host, port),
+        {"/": lambda: session_page(context)}, address=host, port=port,
+        websocket_origin=_origins(host, port),
         show=False, start=True, threaded=threaded, verbose=False, title="QBank admin",
         # Only session ids this process made are accepted, so a link carrying an id an attacker
         # chose (session fixation) cannot be logged in by an admin and then joined.

@@ -150,11 +150,6 @@ def page(browser, served, request, size):
     if report is not None and report.failed:
         print(f"screenshot of the failure: {path}")
     context.close()
-    if request.node.get_closest_marker("known_cdn_css"):
-        # Known, not fixed: after page.reload(), Panel links two of its stylesheets
-        # (loading.css, markdown.css) from its CDN instead of the app; no other flow does.
-        problems = [p for p in problems if "cdn.holoviz.org/panel/" not in p
-                    and "ERR_NAME_NOT_RESOLVED" not in p]  # fmt: skip
     assert problems == [], "\n".join(problems)
 
 
@@ -305,7 +300,6 @@ def test_a_session_id_the_client_chose_is_refused(served):
         assert page.status == 200
 
 
-@pytest.mark.known_cdn_css
 def test_a_reload_reattaches_to_the_active_calibration_and_runs_follow_it(page, served, size):
     # A run recorded and queued but not picked up (as when a worker is busy): it stays active
     # until it is cancelled, so the test does not race the job runner.
