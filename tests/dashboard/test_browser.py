@@ -300,6 +300,23 @@ def test_a_session_id_the_client_chose_is_refused(served):
         assert page.status == 200
 
 
+def test_a_page_whose_session_expired_before_it_connected_loads_nothing_from_a_cdn(page, served):
+    """A slow browser: Bokeh drops a session nobody connected to within 15 s (checked every
+    17 s) and makes it afresh when the page's websocket names it; that document never went
+    through Panel's page render. The page fixture fails on any request to another host."""
+    held = []
+    page.route_web_socket(re.compile(r"/ws$"), lambda ws: held.append(ws))  # not yet connected
+    page.goto(served[0])
+    page.wait_for_timeout(500)
+    assert len(held) == 1
+    time.sleep(15 + 17 + 2)  # the server drops the page's session meanwhile
+    held[0].connect_to_server()
+    log_in(page, "ada")
+    tab(page, "Calibrate")
+    page.get_by_text("Pre-filled with settings that converge").wait_for()
+    page.wait_for_timeout(1000)
+
+
 def test_a_reload_reattaches_to_the_active_calibration_and_runs_follow_it(page, served, size):
     # A run recorded and queued but not picked up (as when a worker is busy): it stays active
     # until it is cancelled, so the test does not race the job runner.
