@@ -13,10 +13,9 @@ from typing import Any
 
 import panel as pn
 import param
-from bokeh.document import Document
-from panel.io.resources import LOCAL_DIST
 from panel.viewable import Viewer
 
+from dashboard.assets import Tabs, serve_assets_locally
 from dashboard.calibrate import CalibratePage
 from dashboard.context import DashboardContext, build_context
 from dashboard.items import ItemsPage
@@ -26,7 +25,7 @@ from dashboard.runs import RunsPage
 from dashboard.sweep import SweepPage
 from qbank.settings import Settings
 
-__all__ = ["TABS", "DashboardApp", "serve", "serve_assets_locally", "session_page"]
+__all__ = ["TABS", "DashboardApp", "serve", "session_page"]
 
 TABS = ("Items", "Calibrate", "Runs", "Sweep", "Monitor")
 
@@ -56,8 +55,8 @@ class DashboardApp(Viewer):
             "Sweep": SweepPage(self.context),
             "Monitor": MonitorPage(self.context),
         }
-        tabs = pn.Tabs(*((name, page) for name, page in self.pages.items()),
-                       dynamic=True, sizing_mode="stretch_width")  # fmt: skip
+        tabs = Tabs(*((name, page) for name, page in self.pages.items()),
+                    dynamic=True, sizing_mode="stretch_width")  # fmt: skip
         tabs.param.watch(self._tab_shown, "active")
         logout = pn.widgets.Button(label="Log out", width=90, height=32, margin=(2, 5))
         logout.on_click(self.logout)
@@ -88,26 +87,10 @@ class DashboardApp(Viewer):
         return self._main
 
 
-def serve_assets_locally(doc: Document) -> None:
-    """Make every stylesheet Panel links in ``doc`` one this server serves, never its CDN.
-
-    Panel points a component's stylesheets (``loading.css``, ``markdown.css``, …) at the URL in
-    the document's ``dist_url`` template variable, and where that is missing at its CDN
-    (``Reactive._get_properties``, ``patch_stylesheet``). Only Panel's page render
-    (``server_html_page_for_session``) sets the variable. A session the browser's websocket
-    creates instead, when the page's own session expired before the browser connected (Bokeh
-    drops a session nobody connected to within 15 s: a slow reload on a busy machine), never gets
-    it, so its page links those stylesheets from cdn.holoviz.org. Setting the variable when the
-    session's document is made, before any component builds its model, closes that path.
-    """
-    rel_path = pn.state.rel_path
-    doc.template_variables["dist_url"] = f"{rel_path}/{LOCAL_DIST}" if rel_path else LOCAL_DIST
-
-
 def session_page(
     context: DashboardContext, app: DashboardApp | None = None
 ) -> pn.template.BootstrapTemplate:
-    """One browser session's page: the app in the template, its assets served by this server."""
+    """One session's page: the app in the template, Panel's assets from this server."""
     if pn.state.curdoc is not None:
         serve_assets_locally(pn.state.curdoc)
     app = app or DashboardApp(context)

@@ -24,7 +24,7 @@ import pytest
 
 from qbank.cat import CalibrationParams
 from qbank.services.access.auth import create_user
-from qbank.services.calibration.run_views import list_runs
+from qbank.services.calibration.run_views import get_run, list_runs
 from qbank.services.calibration.runs import cancel_run, create_run_record, execute_run
 from qbank.services.calibration.sh import create_run
 from qbank.services.calibration.sweep import SweepParams
@@ -104,7 +104,7 @@ def served(tmp_path_factory):
                 pass
             assert time.monotonic() < deadline, "the dashboard did not start"
             time.sleep(0.3)
-        yield base, sessions
+        yield base, sessions, url
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -292,7 +292,7 @@ def test_a_session_id_the_client_chose_is_refused(served):
     import urllib.error
     import urllib.request
 
-    base, _sessions = served
+    base = served[0]
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{base}/?bokeh-session-id=attacker-chosen-id-0001", timeout=30)
     assert refused.value.code == 403
@@ -317,28 +317,87 @@ def test_a_page_whose_session_expired_before_it_connected_loads_nothing_from_a_c
     page.wait_for_timeout(1000)
 
 
-def test_a_reload_reattaches_to_the_active_calibration_and_runs_follow_it(page, served, size):
-    # A run recorded and queued but not picked up (as when a worker is busy): it stays active
-    # until it is cancelled, so the test does not race the job runner.
+@pytest.fixture
+def worker(served):
+    """Runs one queued run as `qbank worker` would (the job entry point, in a process of its
+    own), at the lowest CPU priority: the dashboard's login hash and the browser come first."""
+    started = []
+
+    def start(run_id):
+        env = {**os.environ, "QBANK_DATABASE_URL": served[2], "QBANK_ENV": "dev"}
+        env.pop("QBANK_REDIS_URL", None)
+        code = f"from qbank.tasks import run_calibration; run_calibration({run_id!r})"
+        started.append(subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", code],
+                                        env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE))  # fmt: skip
+        return started[-1]
+
+    yield start
+    for process in started:
+        try:
+            process.wait(timeout=60)  # a cancelled run stops after its current iteration
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_for_iteration(sessions, run_id, at_least, timeout_s=300):
+    """Block until the run is running and has reported ``at_least`` iterations."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        run = get_run(sessions, "default", run_id)
+        assert run.status in ("queued", "running"), (run.status, run.error)
+        if run.status == "running" and run.current_iter >= at_least:
+            return run
+        assert time.monotonic() < deadline, f"run still at {run.status} {run.current_iter}"
+        time.sleep(0.3)
+
+
+def shown_iteration(page):
+    """The iteration the Calibrate page says its run has reached."""
+    text = page.get_by_text(re.compile(r"iteration \d+ of \d+")).inner_text(timeout=TIMEOUT_MS)
+    return int(re.search(r"iteration (\d+) of", text).group(1))
+
+
+def test_a_reload_reattaches_to_the_running_calibration_and_follows_it_to_its_end(
+    page, served, size, worker
+):
     sessions = served[1]
-    run_id = create_run(sessions, "default", "EX", CalibrationParams(n=60, test_len=4, iters=2))
+    # 500 iterations of 2 000 simulated CATs: it outlives the reload and the login by far, and
+    # ends when an admin cancels it (below), not by a race with the clock.
+    params = CalibrationParams(n=2000, test_len=10, iters=500, seed=3)
+    run_id = create_run(sessions, "default", "EX", params)
+    job = worker(run_id)
+    wait_for_iteration(sessions, run_id, 1)
     log_in(page, "ada")
     tab(page, "Calibrate")
     page.get_by_text(f"Run {run_id[:8]} was started before this page was loaded").wait_for()
     page.reload()
+    assert get_run(sessions, "default", run_id).status == "running"  # really running, not queued
     log_in(page, "ada")
     tab(page, "Calibrate")
-    page.get_by_text("was started before this page was loaded").wait_for()
-    page.locator(".qbank-run-status", has_text="waiting for the job runner").wait_for()
+    page.get_by_text(f"Run {run_id[:8]} was started before this page was loaded and is "
+                     "running").wait_for()  # fmt: skip
+    first = shown_iteration(page)
+    assert first >= 1
+    deadline = time.monotonic() + 120
+    while shown_iteration(page) < first + 2:  # live: the page follows the job's progress
+        assert time.monotonic() < deadline, f"the page stayed at iteration {first}"
+        page.wait_for_timeout(300)
     snapshot(page, "calibrate", size)
     tab(page, "Runs")
     status = page.locator('.tabulator-row:first-child .tabulator-cell[tabulator-field="status"]')
-    status.get_by_text("queued").wait_for()
+    status.get_by_text("running").wait_for()
     status.click()
-    page.locator(".qbank-run-detail", has_text="status queued").wait_for()
+    page.locator(".qbank-run-detail", has_text="status running").wait_for()
     cancel_run(sessions, "default", run_id)  # e.g. another admin, or the CLI
     status.get_by_text("cancelled").wait_for(timeout=60_000)  # no click on Refresh
     page.locator(".qbank-run-detail", has_text="status cancelled").wait_for()
+    tab(page, "Calibrate")
+    page.get_by_text(f"Run {run_id[:8]} was cancelled.").wait_for()
+    page.locator(".qbank-run-status", has_text="cancelled").wait_for()
+    assert job.wait(timeout=60) == 0, job.stderr.read().decode()[-2000:]
+    assert get_run(sessions, "default", run_id).status == "cancelled"
 
 
 def test_rolling_back_a_superseded_run_asks_first(page, served, size):
