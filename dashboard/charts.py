@@ -103,14 +103,23 @@ def exposure_histogram(
     )  # fmt: skip
 
 
+def _label_color(value: float, data: Sequence[tuple[str, str, float]]) -> str:
+    """White on viridis's dark lower half, black on its light upper half: readable in any cell."""
+    values = [float(v) for *_, v in data if v is not None and v == v]
+    low, high = (min(values), max(values)) if values else (0.0, 0.0)
+    share = 0.5 if high <= low or value is None or value != value else (value - low) / (high - low)
+    return "white" if share < 0.5 else "black"
+
+
 def sweep_heatmap(cells: Sequence[dict[str, Any]], metric: str) -> hv.Overlay:
     """One metric over the tau × alpha grid, values written in the cells and on hover."""
     label = SWEEP_LABELS.get(metric, metric)
     data = [(str(cell["tau"]), str(cell["alpha"]), cell[metric]) for cell in cells]
     heatmap = hv.HeatMap(data, ["tau", "alpha"], (metric, label))
     labels = hv.Labels(
-        [(tau, alpha, f"{value:.3g}") for tau, alpha, value in data], ["tau", "alpha"], "text"
-    ).opts(text_font_size="9pt", text_color="black")
+        [(tau, alpha, f"{value:.3g}", _label_color(value, data)) for tau, alpha, value in data],
+        ["tau", "alpha"], ["text", "color"],
+    ).opts(text_font_size="9pt", text_color="color")  # fmt: skip
     hover = HoverTool(
         tooltips=[("series", label), ("tau", "@tau"), ("alpha", "@alpha"),
                   (metric, f"@{{{metric}}}{{%.3g}}")],
