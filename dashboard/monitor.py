@@ -183,7 +183,9 @@ class MonitorPage(Viewer):
                                        alert_type="warning"))  # fmt: skip
         parts.append(pn.Row(
             pn.widgets.Select.from_param(self.param.switch_to, label="Switch students without "
-                                         "a cohort to", width=260),
+                                         "a cohort to", width=260,
+                                         options={name.split(" (")[0]: key
+                                                  for key, name in SELECTOR_NAMES.items()}),
             _button("Switch…", self.ask_switch, align="end"),
         ))  # fmt: skip
         if pending:
@@ -218,13 +220,12 @@ class MonitorPage(Viewer):
         alerts = window.alerts
         if alerts:
             listed = "\n".join(
-                f"- question {item.question_id} v{item.version}: observed {item.rate:.3g} in "
-                f"{item.quizzes} of {item.n_quizzes} quizzes (tau {item.tau:g}, planned "
+                f"- question {item.question_id} v{item.version}: observed rate {item.rate:.3g} "
+                f"({item.quizzes} of {item.n_quizzes} quizzes; tau {item.tau:g}, planned "
                 f"{'—' if item.planned_rate is None else f'{item.planned_rate:.3g}'}, "
                 f"p = {item.p_value:.2g})" for item in alerts)  # fmt: skip
-            noun = "item is" if len(alerts) == 1 else "items are"
-            alert = pn.pane.Alert(f"**{len(alerts)} {noun} above their tau beyond sampling "
-                                  "error** "
+            noun = "item is above its" if len(alerts) == 1 else "items are above their"
+            alert = pn.pane.Alert(f"**{len(alerts)} {noun} tau beyond sampling error** "
                                   f"(one-sided binomial test, level {report.alpha:g} "
                                   f"Bonferroni-corrected):\n\n{listed}",
                                   alert_type="danger", css_classes=["qbank-alerts"])  # fmt: skip

@@ -153,14 +153,42 @@ def page(browser, served, request, size):
     assert problems == [], "\n".join(problems)
 
 
+# The page's full height: Panel's template scrolls inside its own containers, not the document,
+# so a full-page screenshot would stop at the window's bottom.
+CONTENT_HEIGHT_JS = """() => {
+    let bottom = document.documentElement.scrollHeight;
+    for (const el of document.querySelectorAll("body *")) {
+        const overflow = getComputedStyle(el).overflowY;
+        if ((overflow === "auto" || overflow === "scroll") && el.scrollHeight > el.clientHeight) {
+            const top = el.getBoundingClientRect().top + window.scrollY;
+            bottom = Math.max(bottom, top + el.scrollHeight);
+        }
+    }
+    return Math.ceil(bottom);
+}"""
+
+
 def snapshot(page, name, size):
-    """A page screenshot as a test artifact, and for the README with QBANK_DOCS_SCREENSHOTS=1."""
+    """The whole page as a test artifact, and for the README with QBANK_DOCS_SCREENSHOTS=1.
+
+    The window grows to the content's height for the shot (so nothing below the first screen
+    is cut), then returns to its size.
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(600)  # let Bokeh finish drawing
-    page.screenshot(path=str(ARTIFACTS / f"{name}-{size}.png"), full_page=True)
+    window = page.viewport_size
+    height = page.evaluate(CONTENT_HEIGHT_JS)
+    if height > window["height"]:
+        page.set_viewport_size({"width": window["width"], "height": height})
+        page.wait_for_timeout(800)  # Bokeh lays out again for the new window
+    paths = [ARTIFACTS / f"{name}-{size}.png"]
     if os.environ.get("QBANK_DOCS_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS / f"{name}-{size}.png"), full_page=True)
+        paths.append(DOCS / f"{name}-{size}.png")
+    for path in paths:
+        page.screenshot(path=str(path))
+    page.set_viewport_size(window)
+    page.wait_for_timeout(300)
 
 
 def tab(page, name):
@@ -255,6 +283,8 @@ def test_the_items_table_scrolls_instead_of_clipping(page, size):
         assert re.fullmatch(r"-?\d+\.\d{3}", text.inner_text()), text.inner_text()
         clipped = text.evaluate("cell => cell.scrollWidth > cell.clientWidth")
         assert not clipped, f"the {field} column is cut"
+    for field in ("question_id", "version", "topic", "question", "a", "b", "c", "sh_p",
+                  "attempts_7d", "exposures_today"):  # fmt: skip
         title = page.locator(f'.tabulator-col[tabulator-field="{field}"] .tabulator-col-title')
         assert title.evaluate("t => t.scrollWidth <= t.clientWidth"), f"header {field} is cut"
     table = page.locator(".qbank-items-table .tabulator-tableholder")
@@ -359,6 +389,7 @@ def shown_iteration(page):
     return int(re.search(r"iteration (\d+) of", text).group(1))
 
 
+@pytest.mark.parametrize("size", ["1440", "1024"], indirect=True)
 def test_a_reload_reattaches_to_the_running_calibration_and_follows_it_to_its_end(
     page, served, size, worker
 ):
@@ -447,6 +478,7 @@ def test_sweep_heatmaps_stay_readable(page, served, size):
     snapshot(page, "runs", size)
 
 
+@pytest.mark.parametrize("size", ["1440", "1024"], indirect=True)
 def test_the_monitor_shows_live_exposure_and_switches_the_selector_after_a_yes(page, served, size):
     sessions = served[1]
     applied_run(sessions, seed=21)
