@@ -102,7 +102,11 @@ class MonitorPage(Viewer):
         except QBankError as error:
             self.feedback.say(str(error), "danger")
             return
-        self.param.update(overview=overview, run=run, report=report)
+        # Only what changed: redrawing the Delivery panel for equal figures would replace its
+        # buttons under the admin's pointer (a click on the old one is lost).
+        fresh = {"overview": overview, "run": run, "report": report}
+        self.param.update(**{name: value for name, value in fresh.items()
+                             if value != getattr(self, name)})  # fmt: skip
 
     def on_show(self) -> None:
         """The tab became visible: fresh figures."""
@@ -213,7 +217,13 @@ class MonitorPage(Viewer):
                 f"{(run.applied_at or '')[:16].replace('T', ' ')})" if run else
                 f"no run is applied: tau {report.tau:g} (DESIGN's default), no plan")  # fmt: skip
         overlap = "—" if window.overlap is None else f"{window.overlap:.3g}"
-        selectors = ", ".join(f"{name}: {n}" for name, n in window.selectors.items()) or "—"
+        selectors = (
+            ", ".join(
+                f"{SELECTOR_NAMES.get(name, name).split(' (')[0]}: {n}"
+                for name, n in window.selectors.items()
+            )
+            or "—"
+        )
         summary = (f"#### Monitor · {window.label}\n**{window.n_quizzes}** adaptive quizzes "
                    f"(mean length {window.mean_test_len:.3g}) · observed overlap **{overlap}** "
                    f"· quizzes by selector: {selectors} · {plan}.")  # fmt: skip
