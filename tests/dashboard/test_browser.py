@@ -191,6 +191,34 @@ def snapshot(page, name, size):
     page.wait_for_timeout(300)
 
 
+# The width of every Bokeh plot's drawing area, by title (a chart whose plot collapsed draws
+# nothing in a full-width canvas: its canvas box alone does not show it).
+PLOT_WIDTHS_JS = """() => {
+    const found = [];
+    const visit = (view) => {
+        if (view.frame && view.frame.bbox) {
+            found.push([view.model.title ? view.model.title.text : "", view.frame.bbox.width]);
+        }
+        for (const child of view.child_views || []) visit(child);
+    };
+    const index = Bokeh.index;
+    for (const view of typeof index.values === "function" ? index.values() : Object.values(index))
+        visit(view);
+    return found;
+}"""
+
+
+def wait_for_drawn_plots(page, count, min_width=250, timeout_s=30):
+    """Block until ``count`` plots are drawn, each at least ``min_width`` px wide."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        widths = page.evaluate(PLOT_WIDTHS_JS)
+        if len(widths) >= count and all(width >= min_width for _, width in widths):
+            return widths
+        assert time.monotonic() < deadline, f"plots not drawn at width: {widths}"
+        page.wait_for_timeout(300)
+
+
 def tab(page, name):
     page.locator(".bk-tab", has_text=name).click()
 
@@ -444,6 +472,10 @@ def test_rolling_back_a_superseded_run_asks_first(page, served, size):
         "superseded").wait_for()  # fmt: skip
     rows.filter(has_text=older[:8]).first.click()
     page.locator(".qbank-run-detail", has_text=f"run {newer}").wait_for()
+    # max and mean exposure, the exposure histogram, the two stratum heatmaps: all drawn
+    titles = [title for title, _ in wait_for_drawn_plots(page, 5)]
+    assert any("max exposure per iteration" in title for title in titles), titles
+    assert sum("by θ stratum" in title for title in titles) == 2, titles
     page.get_by_role("button", name="Roll back").click()
     page.locator(".qbank-confirm", has_text="Roll back anyway?").wait_for()
     snapshot(page, "runs-superseded", size)
