@@ -422,10 +422,11 @@ def test_a_reload_reattaches_to_the_running_calibration_and_follows_it_to_its_en
     page, served, size, worker
 ):
     sessions = served[1]
-    # 500 iterations of 2 000 simulated CATs: it outlives the reload and the login by far, and
-    # ends when an admin cancels it (below), not by a race with the clock.
-    params = CalibrationParams(n=2000, test_len=10, iters=500, seed=3)
-    run_id = create_run(sessions, "default", "EX", params)
+    # 500 iterations of 20 000 simulated CATs (minutes even on an idle machine; 2 000 were done
+    # in 20 s): it outlives the reload and the login by far, and ends when it is cancelled
+    # (below), not by a race with the clock. A dry run: nothing is written to the bank.
+    params = CalibrationParams(n=20_000, test_len=10, iters=500, seed=3)
+    run_id = create_run(sessions, "default", "EX", params, dry_run=True)
     job = worker(run_id)
     wait_for_iteration(sessions, run_id, 1)
     log_in(page, "ada")
