@@ -15,6 +15,7 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
+from dashboard.assets import Tabs, serve_assets_locally
 from dashboard.calibrate import CalibratePage
 from dashboard.context import DashboardContext, build_context
 from dashboard.design_page import DesignPage
@@ -25,7 +26,7 @@ from dashboard.runs import RunsPage
 from dashboard.sweep import SweepPage
 from qbank.settings import Settings
 
-__all__ = ["TABS", "DashboardApp", "serve"]
+__all__ = ["TABS", "DashboardApp", "serve", "session_page"]
 
 TABS = ("Items", "Calibrate", "Runs", "Sweep", "Monitor", "Design")
 
@@ -56,8 +57,8 @@ class DashboardApp(Viewer):
             "Monitor": MonitorPage(self.context),
             "Design": DesignPage(self.context, user=self.user),
         }
-        tabs = pn.Tabs(*((name, page) for name, page in self.pages.items()),
-                       dynamic=True, sizing_mode="stretch_width")  # fmt: skip
+        tabs = Tabs(*((name, page) for name, page in self.pages.items()),
+                    dynamic=True, sizing_mode="stretch_width")  # fmt: skip
         tabs.param.watch(self._tab_shown, "active")
         logout = pn.widgets.Button(label="Log out", width=90, height=32, margin=(2, 5))
         logout.on_click(self.logout)
@@ -88,6 +89,17 @@ class DashboardApp(Viewer):
         return self._main
 
 
+def session_page(
+    context: DashboardContext, app: DashboardApp | None = None
+) -> pn.template.BootstrapTemplate:
+    """One session's page: the app in the template, Panel's assets from this server."""
+    if pn.state.curdoc is not None:
+        serve_assets_locally(pn.state.curdoc)
+    app = app or DashboardApp(context)
+    return pn.template.BootstrapTemplate(title="QBank admin", main=[app],
+                                         header=[app.header])  # fmt: skip
+
+
 def _origins(host: str, port: int) -> list[str]:
     if host in ("0.0.0.0", "::", ""):
         return ["*"]
@@ -107,14 +119,9 @@ def serve(
     pn.extension("tabulator", sizing_mode="stretch_width", notifications=False)
     hv.extension("bokeh")
     context = build_context(settings)
-
-    def session() -> pn.template.BootstrapTemplate:
-        app = DashboardApp(context)
-        return pn.template.BootstrapTemplate(title="QBank admin", main=[app],
-                                             header=[app.header])  # fmt: skip
-
     return pn.serve(
-        {"/": session}, address=host, port=port, websocket_origin=_origins(host, port),
+        {"/": lambda: session_page(context)}, address=host, port=port,
+        websocket_origin=_origins(host, port),
         show=False, start=True, threaded=threaded, verbose=False, title="QBank admin",
         # Only session ids this process made are accepted, so a link carrying an id an attacker
         # chose (session fixation) cannot be logged in by an admin and then joined.

@@ -7,6 +7,7 @@ rather than squeezing them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,21 +47,40 @@ def _series(
     return [curve, dots]
 
 
+def _values(history: Sequence[dict[str, Any]], key: str) -> list[float]:
+    found = [row.get(key) for row in history]
+    return [float(v) for v in found if isinstance(v, int | float) and math.isfinite(v)]
+
+
+def _padded(values: Sequence[float]) -> tuple[float, float] | tuple[None, None]:
+    """A y range around the values with 8 % room (the points at the edges are not clipped)."""
+    if not values:
+        return (None, None)
+    low, high = min(values), max(values)
+    room = 0.08 * (high - low) if high > low else 0.05
+    return (low - room, high + room)
+
+
 def history_chart(history: Sequence[dict[str, Any]], tau: float | None = None) -> hv.Layout:
     """Two panels per iteration: max_exp against the τ line, and avg_exp on its own axis."""
     top = _series(history, "max_exp", "max exposure", "#d62728")
     if tau is not None:
         top.append(hv.HLine(float(tau), label=f"tau = {tau:g}").opts(
             color="black", line_dash="dashed", line_width=1.5))  # fmt: skip
+    # The y range always holds the tau line (HLine does not widen it): far above tau, the
+    # admin still sees how far. Mean exposure starts at 0: a constant series (it is test
+    # length / pool size whenever every simulee gets a full test) would otherwise span ±1.
+    max_exp = _values(history, "max_exp") + ([float(tau)] if tau is not None else [])
     upper = hv.Overlay(top).opts(
         title="max exposure per iteration, against tau", height=_HEIGHT, responsive=True,
         min_width=MIN_WIDTH, legend_position="top_right", show_grid=True, padding=0.1,
-        ylabel="max exposure",
+        ylabel="max exposure", ylim=_padded(max_exp),
     )  # fmt: skip
+    avg_exp = _values(history, "avg_exp")
     lower = hv.Overlay(_series(history, "avg_exp", "mean exposure", "#1f77b4")).opts(
         title="mean exposure per iteration", height=_HEIGHT - 60, responsive=True,
         min_width=MIN_WIDTH, show_legend=False, show_grid=True, padding=0.1,
-        ylabel="mean exposure",
+        ylabel="mean exposure", ylim=(0.0, 1.25 * max(avg_exp)) if avg_exp else (0.0, 1.0),
     )  # fmt: skip
     return (upper + lower).cols(1).opts(shared_axes=False)
 
@@ -103,14 +123,23 @@ def exposure_histogram(
     )  # fmt: skip
 
 
+def _label_color(value: float, data: Sequence[tuple[str, str, float]]) -> str:
+    """White on viridis's dark lower half, black on its light upper half: readable in any cell."""
+    values = [float(v) for *_, v in data if v is not None and v == v]
+    low, high = (min(values), max(values)) if values else (0.0, 0.0)
+    share = 0.5 if high <= low or value is None or value != value else (value - low) / (high - low)
+    return "white" if share < 0.5 else "black"
+
+
 def sweep_heatmap(cells: Sequence[dict[str, Any]], metric: str) -> hv.Overlay:
     """One metric over the tau × alpha grid, values written in the cells and on hover."""
     label = SWEEP_LABELS.get(metric, metric)
     data = [(str(cell["tau"]), str(cell["alpha"]), cell[metric]) for cell in cells]
     heatmap = hv.HeatMap(data, ["tau", "alpha"], (metric, label))
     labels = hv.Labels(
-        [(tau, alpha, f"{value:.3g}") for tau, alpha, value in data], ["tau", "alpha"], "text"
-    ).opts(text_font_size="9pt", text_color="black")
+        [(tau, alpha, f"{value:.3g}", _label_color(value, data)) for tau, alpha, value in data],
+        ["tau", "alpha"], ["text", "color"],
+    ).opts(text_font_size="9pt", text_color="color")  # fmt: skip
     hover = HoverTool(
         tooltips=[("series", label), ("tau", "@tau"), ("alpha", "@alpha"),
                   (metric, f"@{{{metric}}}{{%.3g}}")],

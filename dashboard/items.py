@@ -215,7 +215,7 @@ class ItemsPage(Viewer):
 
 # Fixed widths: the table scrolls sideways on a narrow screen instead of cutting a, b, c to "0…".
 _WIDTHS = {"question_id": 60, "version": 56, "topic": 130, "question": 400, "a": 76, "b": 76,
-           "c": 76, "sh_p": 80, "attempts_7d": 100, "exposures_today": 70}  # fmt: skip
+           "c": 76, "sh_p": 80, "attempts_7d": 140, "exposures_today": 95}  # fmt: skip
 
 
 def _shown(frame: pd.DataFrame) -> pd.DataFrame:

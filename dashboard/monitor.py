@@ -17,7 +17,7 @@ from dashboard.context import DashboardContext
 from dashboard.feedback import TABLE_CSS, Feedback, as_text, feedback_alert
 from qbank.errors import QBankError
 from qbank.services.access.flags import SelectorOverview, selector_overview, set_selector
-from qbank.services.calibration.run_views import applied_sh_run, planned_rates
+from qbank.services.calibration.run_views import applied_sh_run, planned_item_tau, planned_rates
 from qbank.services.calibration.runs import RunDetail
 from qbank.services.exposure.monitor import ExposureMonitor, ExposureWindow, monitor_exposure
 from qbank.services.exposure.table import list_exams
@@ -26,7 +26,7 @@ __all__ = ["MONITOR_COLUMNS", "SELECTOR_NAMES", "MonitorPage", "delivery_note", 
 
 SELECTOR_NAMES = {"vanilla": "vanilla (most informative item)",
                   "sympson_hetter": "Sympson–Hetter (uses the calibrated k)"}  # fmt: skip
-MONITOR_COLUMNS = ("qid", "ver", "quizzes", "observed", "planned", "p_value", "alert")
+MONITOR_COLUMNS = ("qid", "ver", "quizzes", "observed", "planned", "tau", "p_value", "alert")
 DEFAULT_TAU = 0.2  # DESIGN's tau, when no run is applied
 
 
@@ -49,7 +49,7 @@ def window_rows(window: ExposureWindow) -> pd.DataFrame:
     """A window's items as the table shows them: most exposed first, alerts marked."""
     rows = [
         {"qid": item.question_id, "ver": item.version, "quizzes": item.quizzes,
-         "observed": item.rate, "planned": item.planned_rate,
+         "observed": item.rate, "planned": item.planned_rate, "tau": item.tau,
          # A p-value only where the rate is above tau; "—" rather than NaN elsewhere.
          "p_value": "—" if item.p_value is None else f"{item.p_value:.2g}",
          "alert": "above tau" if item.alert else ""}
@@ -95,11 +95,18 @@ class MonitorPage(Viewer):
             if self.exam:
                 tau = float(run.params.get("tau", DEFAULT_TAU)) if run else DEFAULT_TAU
                 plan = planned_rates(run) if run else None
-                report = monitor_exposure(sessions, tenant, self.exam, tau=tau, planned=plan)
+                # Each item against its topic's tau in the run (DESIGN: topic_tau, topic_weights).
+                item_tau = planned_item_tau(sessions, tenant, run) if run else None
+                report = monitor_exposure(sessions, tenant, self.exam, tau=tau, planned=plan,
+                                          item_tau=item_tau)  # fmt: skip
         except QBankError as error:
             self.feedback.say(str(error), "danger")
             return
-        self.param.update(overview=overview, run=run, report=report)
+        # Only what changed: redrawing the Delivery panel for equal figures would replace its
+        # buttons under the admin's pointer (a click on the old one is lost).
+        fresh = {"overview": overview, "run": run, "report": report}
+        self.param.update(**{name: value for name, value in fresh.items()
+                             if value != getattr(self, name)})  # fmt: skip
 
     def on_show(self) -> None:
         """The tab became visible: fresh figures."""
@@ -180,7 +187,9 @@ class MonitorPage(Viewer):
                                        alert_type="warning"))  # fmt: skip
         parts.append(pn.Row(
             pn.widgets.Select.from_param(self.param.switch_to, label="Switch students without "
-                                         "a cohort to", width=260),
+                                         "a cohort to", width=260,
+                                         options={name.split(" (")[0]: key
+                                                  for key, name in SELECTOR_NAMES.items()}),
             _button("Switch…", self.ask_switch, align="end"),
         ))  # fmt: skip
         if pending:
@@ -204,29 +213,35 @@ class MonitorPage(Viewer):
         window = self.shown_window()
         if report is None or window is None:
             return pn.pane.Markdown("No exam yet.")
-        plan = (f"the plan is run `{run.id[:8]}` (tau {report.tau:g}, applied "
+        plan = (f"the plan is run `{run.id[:8]}` ({_tau_words(run, report.tau)}, applied "
                 f"{(run.applied_at or '')[:16].replace('T', ' ')})" if run else
                 f"no run is applied: tau {report.tau:g} (DESIGN's default), no plan")  # fmt: skip
         overlap = "—" if window.overlap is None else f"{window.overlap:.3g}"
-        selectors = ", ".join(f"{name}: {n}" for name, n in window.selectors.items()) or "—"
+        selectors = (
+            ", ".join(
+                f"{SELECTOR_NAMES.get(name, name).split(' (')[0]}: {n}"
+                for name, n in window.selectors.items()
+            )
+            or "—"
+        )
         summary = (f"#### Monitor · {window.label}\n**{window.n_quizzes}** adaptive quizzes "
                    f"(mean length {window.mean_test_len:.3g}) · observed overlap **{overlap}** "
                    f"· quizzes by selector: {selectors} · {plan}.")  # fmt: skip
         alerts = window.alerts
         if alerts:
             listed = "\n".join(
-                f"- question {item.question_id} v{item.version}: observed {item.rate:.3g} in "
-                f"{item.quizzes} of {item.n_quizzes} quizzes (tau {report.tau:g}, planned "
+                f"- question {item.question_id} v{item.version}: observed rate {item.rate:.3g} "
+                f"({item.quizzes} of {item.n_quizzes} quizzes; tau {item.tau:g}, planned "
                 f"{'—' if item.planned_rate is None else f'{item.planned_rate:.3g}'}, "
                 f"p = {item.p_value:.2g})" for item in alerts)  # fmt: skip
-            noun = "item is" if len(alerts) == 1 else "items are"
-            alert = pn.pane.Alert(f"**{len(alerts)} {noun} above tau beyond sampling error** "
+            noun = "item is above its" if len(alerts) == 1 else "items are above their"
+            alert = pn.pane.Alert(f"**{len(alerts)} {noun} tau beyond sampling error** "
                                   f"(one-sided binomial test, level {report.alpha:g} "
                                   f"Bonferroni-corrected):\n\n{listed}",
                                   alert_type="danger", css_classes=["qbank-alerts"])  # fmt: skip
         else:
             alert = pn.pane.Alert(
-                f"No item exceeds tau {report.tau:g} beyond sampling error in "
+                f"No item exceeds its tau beyond sampling error in "
                 f"{window.n_quizzes} quizzes (one-sided binomial test, level {report.alpha:g} "
                 "Bonferroni-corrected).",
                 alert_type="success",
@@ -239,10 +254,18 @@ class MonitorPage(Viewer):
             formatters={"observed": {"type": "money", "precision": 3},
                         "planned": {"type": "money", "precision": 3}},
             titles={"observed": "observed rate", "planned": "planned rate",
-                    "p_value": "p (rate > tau)"},
+                    "tau": "item tau", "p_value": "p (rate > tau)"},
             css_classes=["qbank-monitor-table"],
         )  # fmt: skip
         return pn.Column(pn.pane.Markdown(summary), alert, table, sizing_mode="stretch_width")
+
+
+def _tau_words(run: RunDetail, tau: float) -> str:
+    """The run's tau in words: one for the exam, or per topic where the run set them."""
+    per_topic = {**run.params.get("topic_weights", {}), **run.params.get("topic_tau", {})}
+    if not per_topic:
+        return f"tau {tau:g}"
+    return f"tau {tau:g}, per topic for {', '.join(sorted(map(str, per_topic)))}"
 
 
 def _button(name: str, action: Any, kind: str = "default", **options: Any) -> pn.widgets.Button:

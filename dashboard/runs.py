@@ -484,8 +484,11 @@ class RunsPage(Viewer):
                                           for metric in SWEEP_METRICS[:3])))  # fmt: skip
             return pn.Column(*parts, sizing_mode="stretch_width")
         if run.history:
-            parts.append(pn.pane.HoloViews(history_chart(run.history, run.params.get("tau")),
-                                           sizing_mode="stretch_width", min_width=500))  # fmt: skip
+            # One pane per panel: a Layout (Bokeh GridPlot) drawn here fresh collapses its
+            # plots to zero width, where a single chart per pane draws at the page's width.
+            history = history_chart(run.history, run.params.get("tau"))
+            parts.extend(pn.pane.HoloViews(panel, sizing_mode="stretch_width", min_width=500)
+                         for panel in history)  # fmt: skip
         result = run.result or {}
         if result.get("exposure_rates_before"):
             histogram = exposure_histogram(result["exposure_rates_before"],
@@ -497,10 +500,10 @@ class RunsPage(Viewer):
                 result["exposure_by_stratum_before"], result["exposure_by_stratum_after"],
                 result.get("strata", []), run.params.get("tau"),
             )  # fmt: skip
-            parts.append(pn.pane.HoloViews(
-                heatmap, sizing_mode="stretch_width", min_width=MIN_WIDTH,
+            parts.extend(pn.pane.HoloViews(
+                panel, sizing_mode="stretch_width", min_width=MIN_WIDTH,
                 css_classes=["qbank-strata"],
-            ))  # fmt: skip
+            ) for panel in heatmap)  # fmt: skip
         if result.get("diff"):
             diff = pn.widgets.Tabulator(
                 pn.bind(self._diff_for, self.param.changed_only),

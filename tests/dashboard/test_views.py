@@ -449,6 +449,25 @@ def test_tooltips_name_the_series_with_3_significant_digits():
     assert any("{%.3g}" in value for tips_ in tips for _, value in tips_)
 
 
+def test_the_tau_line_is_in_view_far_below_max_exposure_and_mean_exposure_starts_at_0():
+    import holoviews as hv
+
+    history = [{"iter": 1, "max_exp": 0.9, "avg_exp": 1 / 3},
+               {"iter": 2, "max_exp": 0.88, "avg_exp": 1 / 3}]  # fmt: skip
+    plot = hv.renderer("bokeh").get_plot(history_chart(history, tau=0.2))
+    upper, lower = (child[0] for child in plot.state.children)
+    assert upper.y_range.start < 0.2
+    assert upper.y_range.end > 0.9
+    assert lower.y_range.start == 0
+    assert lower.y_range.end > 1 / 3
+
+
+def test_heatmap_values_are_white_on_dark_cells_and_black_on_light_ones():
+    cells = [{"tau": t, "alpha": 1.0, "rmse": v} for t, v in ((0.1, 0.4), (0.2, 0.6), (0.3, 0.7))]
+    labels = sweep_heatmap(cells, "rmse").get(1)
+    assert list(labels.dimension_values("color")) == ["white", "black", "black"]
+
+
 def test_the_dashboard_login_is_throttled_like_the_api(context, users):
     def attempt(password, address="10.1.1.1"):
         form = LoginForm(context, address=address, username="ada", password=password)

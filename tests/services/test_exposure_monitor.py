@@ -174,3 +174,43 @@ def test_selector_overview_counts_students_and_the_switch_writes_the_flag(sessio
     assert selector_for_user(session_factory, TENANT, "s2") == "vanilla"
     with pytest.raises(InvalidInputError, match="one of"):
         set_selector(session_factory, TENANT, "random")
+
+
+def test_each_item_is_tested_against_its_own_tau(session_factory, exam):
+    keys = [(item.question_id, 1) for item in exam]
+    hot, warm = keys[0], keys[1]
+    for index in range(40):  # hot in 30 of 40 quizzes (0.75), warm in 10 of 40 (0.25)
+        items = [keys[3 + index % 30], keys[4 + index % 30]]
+        if index < 30:
+            items.append(hot)
+        if index % 4 == 0:
+            items.append(warm)
+        add_quiz(session_factory, items, NOW - timedelta(days=1))
+    # warm's topic has tau 0.05: 10 of 40 is far beyond it; hot's has 0.9: 0.75 is within it.
+    report = monitor_exposure(session_factory, TENANT, EXAM, tau=0.2, now=NOW,
+                              item_tau={hot: 0.9, warm: 0.05})  # fmt: skip
+    rates = {(item.question_id, item.version): item for item in report.last_7_days.items}
+    assert (rates[hot].tau, rates[warm].tau, rates[keys[3]].tau) == (0.9, 0.05, 0.2)
+    assert rates[hot].p_value is None
+    assert not rates[hot].alert
+    assert rates[warm].p_value == pytest.approx(stats.binom.sf(9, 40, 0.05))
+    assert [(item.question_id, item.version) for item in report.last_7_days.alerts] == [warm]
+    with pytest.raises(InvalidInputError, match="tau"):
+        monitor_exposure(session_factory, TENANT, EXAM, tau=0.2, item_tau={hot: 1.5})
+
+
+def test_an_applied_runs_tau_per_item_follows_its_topic(session_factory, exam):
+    from qbank.cat import CalibrationParams
+    from qbank.services.calibration.run_views import get_run, planned_item_tau
+    from qbank.services.calibration.sh import create_run
+    from tests.services.conftest import TOPICS
+
+    params = CalibrationParams(tau=0.2, topic_tau={"Cardiology": 0.1},
+                               topic_weights={"Nephrology": 1, "Neurology": 3})  # fmt: skip
+    run = get_run(session_factory, TENANT, create_run(session_factory, TENANT, EXAM, params))
+    by_item = planned_item_tau(session_factory, TENANT, run)
+    # DESIGN: topic_tau wins; weights give tau·w/Σw (0.2·1/4, 0.2·3/4); other topics use tau.
+    expected = {"Cardiology": 0.1, "Nephrology": 0.05, "Neurology": 0.15, "Oncology": 0.2}
+    assert len(by_item) == len(exam)
+    for index, item in enumerate(exam):
+        assert by_item[(item.question_id, 1)] == pytest.approx(expected[TOPICS[index % 4]])

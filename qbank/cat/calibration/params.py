@@ -202,7 +202,12 @@ class CalibrationParams:
                     f"{name} names topics not in the pool: {', '.join(unknown)} "
                     f"(pool topics: {', '.join(sorted(pool_topics)[:20])})"
                 )
+        per_topic = self.topic_taus()
+        return [per_topic.get(topic, self.tau) for topic in item_topics]
+
+    def topic_taus(self) -> dict[str, float]:
+        """The target exposure of each topic the run names; other topics use ``tau``."""
         total_weight = sum(self.topic_weights.values())
         per_topic = {str(t): self.tau * w / total_weight for t, w in self.topic_weights.items()}
         per_topic.update({str(t): float(v) for t, v in self.topic_tau.items()})
-        return [per_topic.get(topic, self.tau) for topic in item_topics]
+        return per_topic

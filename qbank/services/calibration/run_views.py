@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from qbank.cat import CalibrationParams
 from qbank.errors import ConflictError, InvalidInputError, NotFoundError
 from qbank.services.calibration.run_apply import run_effect
 from qbank.services.calibration.runs import (
@@ -22,6 +23,7 @@ from qbank.services.calibration.runs import (
     _run,
     fail_stale_runs,
 )
+from qbank.services.delivery.item_pool import load_exam_pool
 from qbank.store.models import CalibrationRun
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "diff_csv",
     "get_run",
     "list_runs",
+    "planned_item_tau",
     "planned_rates",
     "run_status",
 ]
@@ -214,6 +217,26 @@ def _applied(run: RunDetail) -> bool:
     applied = datetime.fromisoformat(run.applied_at) if run.applied_at else None
     rolled_back = datetime.fromisoformat(run.rolled_back_at) if run.rolled_back_at else None
     return applied is not None and (rolled_back is None or rolled_back < applied)
+
+
+def planned_item_tau(
+    sessions: sessionmaker[Session], tenant_id: str, run: RunDetail
+) -> dict[tuple[int, int], float]:
+    """The target exposure the run set for each live item of its exam: the item's topic's τ.
+
+    DESIGN.md: ``topic_tau`` gives a topic its own τ, ``topic_weights`` give τ·w/Σw, and items
+    of other topics use the run's ``tau`` (``CalibrationParams.item_tau``). Topics are read from
+    the exam as it is now.
+    """
+    recorded = run.params or {}
+    names = ("tau", "topic_tau", "topic_weights")
+    params = CalibrationParams(**{name: recorded[name] for name in names if name in recorded})
+    per_topic = params.topic_taus()
+    pool = load_exam_pool(sessions, tenant_id, run.exam_code)
+    return {
+        (int(qid), int(version)): per_topic.get(topic, params.tau)
+        for qid, version, topic in zip(pool.qids, pool.versions, pool.topics, strict=True)
+    }
 
 
 def planned_rates(run: RunDetail) -> dict[tuple[int, int], float]:

@@ -51,6 +51,7 @@ class ItemExposure:
     planned_rate: float | None  # the applied run's simulated rate under its k
     p_value: float | None  # P(X ≥ quizzes | n_quizzes, τ); None when the rate is not above τ
     alert: bool
+    tau: float  # the item's τ: its topic's in the applied run (``item_tau``), else the exam's
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,11 @@ class ExposureWindow:
 
 @dataclass(frozen=True, slots=True)
 class ExposureMonitor:
-    """Today and the last 7 days of an exam, against τ and (if given) the planned rates."""
+    """Today and the last 7 days of an exam, against τ and (if given) the planned rates.
+
+    ``tau`` is the exam's τ; an item whose topic has its own (``item_tau``) is tested against
+    that one, and its ``ItemExposure.tau`` says which.
+    """
 
     exam_code: str
     tau: float
@@ -176,10 +181,12 @@ def observed_window(
     tau: float,
     planned: Mapping[ItemKey, float] | None = None,
     alpha: float = 0.05,
+    item_tau: Mapping[ItemKey, float] | None = None,
 ) -> ExposureWindow:
     """Observed exposure of the exam's adaptive quizzes served in ``[since, until)``.
 
-    Every planned item is listed (rate 0 if never served), and every item served.
+    Every planned item is listed (rate 0 if never served), and every item served. Each item is
+    tested against its own τ from ``item_tau`` (a run's per-topic τ), else ``tau``.
     """
     with sessions() as session:
         served = _served(session, tenant_id, exam_code, since, until)
@@ -192,16 +199,17 @@ def observed_window(
             first[quiz] = (position, selector)
     n_quizzes = len(quizzes)
     keys = sorted(set(counts) | set(planned or {}))
-    above = [key for key in keys if n_quizzes and counts[key] / n_quizzes > tau]
+    taus = {key: (item_tau or {}).get(key, tau) for key in keys}
+    above = [key for key in keys if n_quizzes and counts[key] / n_quizzes > taus[key]]
     threshold = alpha / max(1, len(above))  # Bonferroni over the items tested
     items = []
     for key in keys:
         count = counts[key]
         rate = count / n_quizzes if n_quizzes else 0.0
-        p_value = binomial_upper_tail(count, n_quizzes, tau) if key in above else None
+        p_value = binomial_upper_tail(count, n_quizzes, taus[key]) if key in above else None
         items.append(ItemExposure(
             key[0], key[1], count, n_quizzes, rate, (planned or {}).get(key), p_value,
-            p_value is not None and p_value < threshold,
+            p_value is not None and p_value < threshold, taus[key],
         ))  # fmt: skip
     items.sort(key=lambda item: (-item.rate, item.question_id, item.version))
     administrations = sum(counts.values())
@@ -223,14 +231,18 @@ def monitor_exposure(
     planned: Mapping[ItemKey, float] | None = None,
     now: datetime | None = None,
     alpha: float = 0.05,
+    item_tau: Mapping[ItemKey, float] | None = None,
 ) -> ExposureMonitor:
     """Today's (since 00:00 UTC) and the last 7 days' exposure of an exam against τ and the plan.
 
+    ``item_tau`` gives items their own τ (the applied run's per-topic τ); others use ``tau``.
+
     Raises:
-        InvalidInputError: τ outside (0, 1] or alpha outside (0, 1).
+        InvalidInputError: a τ outside (0, 1] or alpha outside (0, 1).
     """
-    if not 0.0 < tau <= 1.0:
-        raise InvalidInputError(f"tau must be in (0, 1], got {tau}")
+    for value in (tau, *(item_tau or {}).values()):
+        if not 0.0 < value <= 1.0:
+            raise InvalidInputError(f"tau must be in (0, 1], got {value}")
     if not 0.0 < alpha < 1.0:
         raise InvalidInputError(f"alpha must be in (0, 1), got {alpha}")
     moment = now or datetime.now(UTC)
@@ -239,7 +251,8 @@ def monitor_exposure(
 
     def window(label: str, since: datetime) -> ExposureWindow:
         return observed_window(sessions, tenant_id, exam_code, label=label, since=since,
-                               until=until, tau=tau, planned=planned, alpha=alpha)  # fmt: skip
+                               until=until, tau=tau, planned=planned, alpha=alpha,
+                               item_tau=item_tau)  # fmt: skip
 
     return ExposureMonitor(exam_code, tau, alpha, window("today", midnight),
                            window("last 7 days", moment - timedelta(days=7)))  # fmt: skip
