@@ -69,11 +69,14 @@ def test_the_calibrate_sh_examples_run_and_the_second_reads_the_first_ones_pool(
     assert min(float(row["k"]) for row in rows) < 1.0  # the first run did calibrate
 
 
-def test_the_simulate_example_runs_its_design_file(workdir):
+def test_the_simulate_examples_run_their_design_file_then_an_r_max_cap(workdir):
     cwd, env = workdir
-    done = run_sh(readme_block("qbank simulate --pool pool.csv", "sh"), cwd, env)
+    done = run_sh(readme_block("cat > design.json", "sh"), cwd, env)
     assert "blueprint     met by" in done.stdout
     assert "classification cut 0.5" in done.stdout
+    capped = run_sh(readme_block('"r_max": 0.2}', "sh"), cwd, env)  # on the pool made above
+    max_exposure = float(re.search(r"^exposure +max ([0-9.]+)", capped.stdout, re.M).group(1))
+    assert max_exposure <= 0.2 + 0.8 * 100 / 2000  # the bound the README states for 20 waves
 
 
 def test_the_calibrate_irt_examples_run_on_a_csv_and_on_the_demo_exam(workdir):
