@@ -44,3 +44,15 @@ def session_factory(engine):
     from qbank.store.db import make_session_factory
 
     return make_session_factory(engine)
+
+
+@pytest.fixture
+def slow_login_backoff(monkeypatch):
+    """The first backoff after the free attempts lasts a minute, not a second, so a test that
+    expects it still to hold is not undone by a loaded machine (each attempt hashes a password).
+    The backoff's doubling is tested on its own with a fake clock (tests/services/test_throttle.py).
+    """
+    from qbank.services.access import throttle
+
+    monkeypatch.setattr(throttle, "ACCOUNT_POLICY", throttle.Policy(free=5, base_s=60.0))
+    monkeypatch.setattr(throttle, "ADDRESS_POLICY", throttle.Policy(free=20, base_s=60.0))
