@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from qbank.cat.argmax import first_argmax
 from qbank.cat.balance import Blueprint, topic_mask
@@ -274,6 +275,12 @@ def _wave_plan(n_simulees: int, chunk: int, r_max_waves: int) -> tuple[int, int,
     return n_waves, -(-wave_size // chunk), chunk
 
 
+def _slots(n_simulees: int, wave_size: int, slots_per_wave: int) -> np.ndarray:
+    """Each simulee's slot when waves of ``wave_size`` are padded to ``slots_per_wave`` each."""
+    simulee = np.arange(n_simulees)
+    return (simulee // wave_size) * slots_per_wave + simulee % wave_size
+
+
 def _run_waves(
     run_chunk: Callable[..., tuple[tuple[jax.Array, ...], jax.Array]],
     chunked: tuple[jax.Array, jax.Array, jax.Array],
@@ -393,15 +400,26 @@ def simulate(
         n_waves, chunks_per_wave, chunk = _wave_plan(n_simulees, chunk, r_max_waves)
     n_chunks = n_waves * chunks_per_wave
     keys = jax.random.split(key, n_simulees)
-    # Pad to whole chunks so lax.map compiles one body instead of a second one for the rest;
-    # padded simulees repeat the last one and are dropped, so results do not depend on chunk.
-    padding = n_chunks * chunk - n_simulees
-    if padding:
-        keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], padding, axis=0)])
-        true_theta = jnp.concatenate([true_theta, jnp.repeat(true_theta[-1:], padding)])
-
-    # Padded simulees weigh nothing in P(S) nor in an r_max wave's exposure counts.
-    weights = (jnp.arange(n_chunks * chunk) < n_simulees).astype(jnp.float32)
+    # Pad every wave to whole chunks so lax.map compiles one body instead of a second one for
+    # the rest. A wave holds its own simulees then its padding, so no wave takes more simulees
+    # than its share (the r_max bound). Padded simulees repeat the last one, weigh nothing in
+    # P(S) nor in a wave's exposure counts, and are dropped: results do not depend on chunk.
+    wave_size = -(-n_simulees // n_waves)
+    slot_of_simulee = _slots(n_simulees, wave_size, chunks_per_wave * chunk)
+    simulee_of_slot = np.full(n_chunks * chunk, n_simulees - 1)
+    simulee_of_slot[slot_of_simulee] = np.arange(n_simulees)
+    if n_waves == 1:  # all padding at the end: plain slices, today's program
+        padding = n_chunks * chunk - n_simulees
+        padded_theta = true_theta
+        if padding:
+            keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], padding, axis=0)])
+            padded_theta = jnp.concatenate([true_theta, jnp.repeat(true_theta[-1:], padding)])
+        weights = (jnp.arange(n_chunks * chunk) < n_simulees).astype(jnp.float32)
+        real: slice | np.ndarray = slice(0, n_simulees)
+    else:
+        weights = jnp.zeros(n_chunks * chunk, jnp.float32).at[slot_of_simulee].set(1.0)
+        keys, padded_theta = keys[simulee_of_slot], true_theta[simulee_of_slot]
+        real = slot_of_simulee
 
     fast = _fast_path(design)
     if design is not None and bool(design.blueprint) != (blueprint is not None):
@@ -438,7 +456,7 @@ def simulate(
     def by_chunk(x: jax.Array) -> jax.Array:
         return x.reshape(n_chunks, chunk, *x.shape[1:])
 
-    chunked = (by_chunk(keys), by_chunk(true_theta), by_chunk(weights))
+    chunked = (by_chunk(keys), by_chunk(padded_theta), by_chunk(weights))
     if not waved:
         everything = jnp.ones(n_items, bool)
         outputs, considered_counts = jax.lax.map(lambda x: run_chunk(x, everything), chunked)
@@ -449,7 +467,7 @@ def simulate(
             run_chunk, chunked, n_waves, n_items, jnp.float32(design.r_max)
         )
     chosen, correct, theta_hat, posterior_sd = (
-        x.reshape(n_chunks * chunk, *x.shape[2:])[:n_simulees] for x in outputs
+        x.reshape(n_chunks * chunk, *x.shape[2:])[real] for x in outputs
     )
     selection_rates = None
     if set_aside:

@@ -23,13 +23,14 @@ def _design(r_max: float | None, **stopping: float) -> TestDesign:
     return TestDesign.from_json({"exposure": exposure, "stopping": stop})
 
 
-def _run(design: TestDesign, seed: int = 0, waves: int = 8, n: int = N) -> np.ndarray:
+def _run(design: TestDesign, seed: int = 0, waves: int = 8, n: int = N,
+         chunk: int | None = None) -> np.ndarray:  # fmt: skip
     items = synthetic_pool(jax.random.key(0), N_ITEMS)
     grid = make_grid()
     theta = jax.random.normal(jax.random.key(1), (n,))
     result = simulate(
         jax.random.key(seed), items, jnp.ones(N_ITEMS), theta, grid, prior_log_density(grid),
-        MAX_LEN, design=design, r_max_waves=waves,
+        MAX_LEN, design=design, r_max_waves=waves, chunk_size=chunk,
     )  # fmt: skip
     return np.asarray(result.administered)
 
@@ -109,3 +110,20 @@ def test_uneven_waves_drop_the_padded_simulees():
     administered = _run(_design(0.2), waves=7, n=333)
     assert administered.shape == (333, MAX_LEN)
     assert _counts(administered).max() / 333 <= 0.2 + 0.8 * 48 / 333 + 1e-9
+
+
+def test_a_chunk_that_does_not_divide_the_wave_keeps_each_wave_to_its_share():
+    # Waves of 50 in chunks of 32 run as 64 slots a wave: the 14 padded slots of each wave are
+    # its own, so no wave takes more than 50 simulees and the bound holds as stated.
+    r_max, waves, n = 0.2, 8, 400
+    administered = _run(_design(r_max), waves=waves, n=n, chunk=32)
+    wave = n // waves
+    counts = np.zeros(N_ITEMS)
+    for start in range(0, n, wave):
+        given = _counts(administered[start : start + wave])
+        if start:
+            assert not (given[counts / start >= r_max] > 0).any()
+        counts += given
+    assert counts.max() / n <= r_max + (1 - r_max) * wave / n + 1e-9
+    # the same simulees, the same tests, whatever the chunk
+    np.testing.assert_array_equal(administered, _run(_design(r_max), waves=waves, n=n, chunk=50))
