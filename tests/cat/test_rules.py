@@ -268,6 +268,10 @@ def test_set_aside_and_rmax_cap_remove_items_from_any_rule():
     assert next_item(POOL, [], [], "mpwi", exposure_rates=rates, r_max=0.31) == best
     assert np.asarray(under_exposure_cap(np.array([0.0, 0.5, 1.0]), 1.0)).all()
     assert np.asarray(under_exposure_cap(np.array([0.0, 0.5, 0.2]), 0.5)).tolist() == [1, 0, 1]
+    rounded = np.float32(10) / np.float32(50)  # 10 of 50 against 0.2, in float32: at the cap
+    assert np.asarray(under_exposure_cap(np.array([rounded, 0.19]), 0.2)).tolist() == [0, 1]
+    tiny = np.asarray(under_exposure_cap(np.array([0.0, 1e-6]), 1e-7))  # a tiny cap still caps
+    assert tiny.tolist() == [1, 0]
     # Set-aside items that leave nothing are released (exposure.set_aside).
     everything_else = [i for i in range(N_ITEMS) if i != 4]
     assert next_item(POOL, [4], [1], "mfi", set_aside=everything_else) in everything_else

@@ -25,5 +25,7 @@ def under_exposure_cap(exposure_rates: ArrayLike, r_max: ArrayLike) -> jax.Array
     """
     rates = jnp.asarray(exposure_rates)
     # Rates are float32 quotients (XLA may divide by a reciprocal): one that equals r_max up to
-    # rounding, such as 10/50 against 0.2, has reached the cap.
-    return (rates < jnp.asarray(r_max) - _ROUNDING) | (jnp.asarray(r_max) >= 1.0)
+    # rounding, such as 10/50 against 0.2, has reached the cap. The margin is relative, so a
+    # tiny r_max still caps (an absolute one would put every item at the cap and lift it).
+    cap = jnp.asarray(r_max)
+    return (rates < cap * (1.0 - _ROUNDING)) | (cap >= 1.0)
