@@ -10,6 +10,7 @@ store keeps one design per exam and no way to remove one, so the page offers non
 
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -32,6 +33,8 @@ from qbank.services.calibration.design_sim import (
 )
 from qbank.services.delivery.exam_design import get_exam_design, set_exam_design
 from qbank.services.exposure.table import list_exams, list_topics
+
+_log = logging.getLogger("dashboard.design")
 
 __all__ = ["PREVIEW_N", "DesignPage"]
 
@@ -221,6 +224,12 @@ class DesignPage(Viewer):
             self.preview_status = "failed"
             self.preview_feedback.say(f"Not simulated: {in_words(str(error), DESIGN_LABELS)}.",
                                       "danger")  # fmt: skip
+            return False
+        except Exception as error:  # a bug or no memory: say so, never stay "running"
+            _log.exception("design preview failed")
+            self.preview_status = "failed"
+            self.preview_feedback.say(f"The simulation failed ({type(error).__name__}); "
+                                      "the dashboard's log has the details.", "danger")  # fmt: skip
             return False
         self.param.update(preview=report, preview_status="done")
         return False

@@ -213,6 +213,27 @@ def test_a_preview_the_pool_cannot_run_says_why(context, exam):
     assert design.feedback.message.startswith("Not valid: minimum length must be in")
 
 
+def test_a_preview_that_crashes_says_so_and_the_next_one_runs(context, exam, monkeypatch):
+    import dashboard.design_page as design_page
+
+    real = design_page.simulate_design
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("planted")
+
+    monkeypatch.setattr(design_page, "simulate_design", out_of_memory)
+    design = DesignPage(context, user="ada")
+    assert design.start_preview() is True
+    design.wait_for_preview()
+    assert design.preview_status == "failed"
+    assert design.preview_feedback.message.startswith("The simulation failed (MemoryError)")
+    monkeypatch.setattr(design_page, "simulate_design", real)
+    design.preview_n, design.form.max_len = 50, 10
+    assert design.start_preview() is True  # not refused as "still running"
+    design.wait_for_preview()
+    assert design.preview_status == "done", design.preview_feedback.message
+
+
 def test_preview_figures_name_the_blueprint_and_classification_when_the_design_has_them(
     context, exam
 ):
