@@ -5,8 +5,11 @@ distribution (``jax/_src/numpy/array_constructors.py``): ~0.05 s of CPU with 150
 5 % of a whole ``qbank calibrate-irt`` on a small file. While JAX is imported here,
 ``importlib.metadata.distributions`` yields only the distributions whose directory names a
 ``jax_rocm…`` package (and any whose directory it cannot tell), so JAX finds exactly the plugins
-it would have found, by their names, without parsing the others. The stdlib function is restored
-as soon as the import returns; a newer JAX that no longer scans simply does not notice.
+it would have found, by their names, without parsing the others. Only that module's call is
+narrowed: any other caller during the import (``entry_points``, which JAX uses to find its
+CUDA and TPU plugins, today lazily at the first computation) sees every distribution. The
+stdlib function is restored as soon as the import returns; a newer JAX that no longer scans
+simply does not notice.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["import_jax"]
+
+_ROCM_LOOKUP = "jax._src.numpy.array_constructors"  # the one module that scans, in JAX 0.10
 
 
 def _may_be_rocm_plugin(distribution: importlib.metadata.Distribution) -> bool:
@@ -34,7 +39,10 @@ def import_jax() -> None:
     original = importlib.metadata.distributions
 
     def distributions(**kwargs: Any) -> Iterator[importlib.metadata.Distribution]:
-        return (found for found in original(**kwargs) if _may_be_rocm_plugin(found))
+        found = original(**kwargs)
+        if sys._getframe(1).f_globals.get("__name__") != _ROCM_LOOKUP:
+            return found  # anyone else (entry points: JAX's PJRT plugins) sees every package
+        return (each for each in found if _may_be_rocm_plugin(each))
 
     importlib.metadata.distributions = distributions
     try:
