@@ -161,6 +161,7 @@ class PrivateRedis:
                     time.sleep(0.05)
         finally:
             client.close()
+        self.stop()  # never leave a server behind
         raise AssertionError("private redis-server did not start")
 
     def stop(self) -> None:
