@@ -101,6 +101,8 @@ CREATE TABLE IF NOT EXISTS quiz_sessions (
 -- Per-student limits count a student's quizzes (active ones, today's) on every create.
 CREATE INDEX IF NOT EXISTS ix_quiz_sessions_tenant_user_created
     ON quiz_sessions (tenant_id, user_id, created_at);
+-- r_max delivery and the Monitor count an exam's quizzes.
+CREATE INDEX IF NOT EXISTS ix_quiz_sessions_tenant_exam ON quiz_sessions (tenant_id, exam_code);
 
 CREATE TABLE IF NOT EXISTS quiz_items (
     id BIGSERIAL PRIMARY KEY,

@@ -184,6 +184,7 @@ class QuizSession(Base):
             "status IN ('active', 'finished', 'expired')", name="ck_quiz_sessions_status"
         ),
         Index("ix_quiz_sessions_tenant_user_created", "tenant_id", "user_id", "created_at"),
+        Index("ix_quiz_sessions_tenant_exam", "tenant_id", "exam_code"),  # r_max, the monitor
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)

@@ -123,6 +123,7 @@ def test_r_max_counts_are_the_monitors_over_the_whole_history(session_factory, e
     add_quiz(session_factory, [(2, 1), (3, 1)], NOW)
     add_quiz(session_factory, [(1, 1)], NOW, exam_code="OTHER")
     add_quiz(session_factory, [(1, 1)], NOW, adaptive=False)
+    add_quiz(session_factory, [(1, 1), (2, 1)], NOW, tenant_id="other-tenant")  # same exam code
     counts, n_quizzes = exam_exposure_counts(session_factory, TENANT, EXAM, exclude_quiz=None)
     assert (counts, n_quizzes) == ({(1, 1): 1, (2, 1): 2, (3, 1): 1}, 2)
     window = observed_window(session_factory, TENANT, EXAM, label="all", since=NOW - timedelta(
