@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["import_jax"]
@@ -38,7 +38,7 @@ def import_jax() -> None:
         return
     original = importlib.metadata.distributions
 
-    def distributions(**kwargs: Any) -> Iterator[importlib.metadata.Distribution]:
+    def distributions(**kwargs: Any) -> Iterable[importlib.metadata.Distribution]:
         found = original(**kwargs)
         if sys._getframe(1).f_globals.get("__name__") != _ROCM_LOOKUP:
             return found  # anyone else (entry points: JAX's PJRT plugins) sees every package
