@@ -17,13 +17,13 @@ from panel.viewable import Viewer
 
 from dashboard.charts import history_chart
 from dashboard.context import DashboardContext
+from dashboard.exam_choice import offer_exams
 from dashboard.feedback import Feedback, feedback_alert, in_words
 from dashboard.jobs import ACTIVE, RunFollower
 from qbank.cat import ABILITY_MODES, UPDATE_RULES, CalibrationParams
 from qbank.errors import InvalidInputError, QBankError
 from qbank.services.calibration.run_views import list_runs
 from qbank.services.calibration.sh import start_run
-from qbank.services.exposure.table import list_exams
 
 __all__ = ["CONVERGING_DEFAULTS", "FIELD_LABELS", "CalibratePage", "parse_strata",
            "parse_topic_map", "run_status_text"]  # fmt: skip
@@ -157,10 +157,7 @@ class CalibratePage(Viewer):
 
     def load_choices(self) -> None:
         """The exams to choose from."""
-        exams = list_exams(self.context.sessions, self.context.tenant_id)
-        self.param.exam.objects = exams
-        if self.exam not in exams:
-            self.exam = exams[0] if exams else None
+        offer_exams(self, self.context)
 
     def params(self) -> CalibrationParams:
         """The form as validated calibration parameters.

@@ -22,6 +22,7 @@ from panel.viewable import Viewer
 from dashboard.context import DashboardContext
 from dashboard.design_form import DESIGN_LABELS, DesignForm
 from dashboard.design_view import design_layout, moment
+from dashboard.exam_choice import offer_exams
 from dashboard.feedback import Feedback, in_words
 from qbank.cat.design import TestDesign
 from qbank.errors import QBankError
@@ -32,7 +33,7 @@ from qbank.services.calibration.design_sim import (
     simulate_design,
 )
 from qbank.services.delivery.exam_design import get_exam_design, set_exam_design
-from qbank.services.exposure.table import list_exams, list_topics
+from qbank.services.exposure.table import list_topics
 
 _log = logging.getLogger("dashboard.design")
 
@@ -75,10 +76,7 @@ class DesignPage(Viewer):
     # ----- reading
     def load_choices(self) -> None:
         """The exams to choose from (the tenant's exams with live items)."""
-        exams = list_exams(self.context.sessions, self.context.tenant_id)
-        self.param.exam.objects = exams
-        if self.exam not in exams:
-            self.exam = exams[0] if exams else None
+        offer_exams(self, self.context)
 
     @param.depends("exam", watch=True)
     def load(self) -> None:

@@ -14,13 +14,13 @@ import param
 from panel.viewable import Viewer
 
 from dashboard.context import DashboardContext
+from dashboard.exam_choice import offer_exams
 from dashboard.feedback import TABLE_CSS, Feedback, as_text, feedback_alert
 from qbank.errors import QBankError
 from qbank.services.access.flags import SelectorOverview, selector_overview, set_selector
 from qbank.services.calibration.run_views import applied_sh_run, planned_item_tau, planned_rates
 from qbank.services.calibration.runs import RunDetail
 from qbank.services.exposure.monitor import ExposureMonitor, ExposureWindow, monitor_exposure
-from qbank.services.exposure.table import list_exams
 
 __all__ = ["MONITOR_COLUMNS", "SELECTOR_NAMES", "MonitorPage", "delivery_note", "window_rows"]
 
@@ -79,10 +79,7 @@ class MonitorPage(Viewer):
 
     def load_choices(self) -> None:
         """The exams to choose from."""
-        exams = list_exams(self.context.sessions, self.context.tenant_id)
-        self.param.exam.objects = exams
-        if self.exam not in exams:
-            self.exam = exams[0] if exams else None
+        offer_exams(self, self.context)
 
     @param.depends("exam", watch=True)
     def refresh(self) -> None:

@@ -12,13 +12,13 @@ from panel.viewable import Viewer
 from dashboard.calibrate import FIELD_LABELS, run_status_text
 from dashboard.charts import sweep_heatmap
 from dashboard.context import DashboardContext
+from dashboard.exam_choice import offer_exams
 from dashboard.feedback import Feedback, feedback_alert, in_words
 from dashboard.jobs import RunFollower
 from qbank.cat import ABILITY_MODES, UPDATE_RULES
 from qbank.errors import InvalidInputError, QBankError
 from qbank.services.calibration.run_views import list_runs
 from qbank.services.calibration.sweep import SweepParams, parse_grid, start_sweep, sweep_csv
-from qbank.services.exposure.table import list_exams
 
 __all__ = ["HEATMAP_METRICS", "SweepPage", "heatmap_pane"]
 
@@ -54,10 +54,7 @@ class SweepPage(Viewer):
 
     def load_choices(self) -> None:
         """The exams to choose from."""
-        exams = list_exams(self.context.sessions, self.context.tenant_id)
-        self.param.exam.objects = exams
-        if self.exam not in exams:
-            self.exam = exams[0] if exams else None
+        offer_exams(self, self.context)
 
     def show_latest(self) -> None:
         """Show the tenant's most recent sweep, if any."""
